@@ -1,0 +1,110 @@
+/**
+ * Calendar entries for the webinar: an iCalendar (RFC 5545) file and links for Google
+ * Calendar and Outlook. No personal data goes into any of them.
+ */
+import type { WebinarConfig } from './webinar-config';
+import { scheduleOf } from './schedule';
+
+/** 20270318T180000Z */
+function utcStamp(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+/** RFC 5545 text escaping. */
+function icsText(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+}
+
+/** RFC 5545 line folding at 75 octets. */
+function fold(line: string): string {
+  const bytes = new TextEncoder().encode(line);
+  if (bytes.length <= 75) return line;
+  const out: string[] = [];
+  let current = '';
+  let currentBytes = 0;
+  for (const ch of line) {
+    const n = new TextEncoder().encode(ch).length;
+    if (currentBytes + n > (out.length === 0 ? 75 : 74)) {
+      out.push(current);
+      current = '';
+      currentBytes = 0;
+    }
+    current += ch;
+    currentBytes += n;
+  }
+  out.push(current);
+  return out.join('\r\n ');
+}
+
+export interface IcsOptions {
+  /** Stable per webinar (and per lead, for personal invitations). */
+  uid: string;
+  url: string;
+  description?: string;
+  /** Minutes before the start for a display alarm. */
+  alarmMinutes?: number;
+  nowMs?: number;
+}
+
+/** A METHOD:PUBLISH calendar with one event, times in UTC (unambiguous across DST). */
+export function webinarIcs(config: WebinarConfig, options: IcsOptions): string {
+  const { startMs, endMs } = scheduleOf(config.webinar);
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Webinar Landing//DE',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH',
+    'BEGIN:VEVENT',
+    `UID:${options.uid}`,
+    `DTSTAMP:${utcStamp(options.nowMs ?? Date.now())}`,
+    `DTSTART:${utcStamp(startMs)}`,
+    `DTEND:${utcStamp(endMs)}`,
+    `SUMMARY:${icsText(config.webinar.title)}`,
+    `DESCRIPTION:${icsText(options.description ?? config.webinar.subtitle)}`,
+    `URL:${options.url}`,
+    'LOCATION:Online',
+    'STATUS:CONFIRMED',
+    'TRANSP:OPAQUE',
+  ];
+  if (options.alarmMinutes) {
+    lines.push(
+      'BEGIN:VALARM',
+      'ACTION:DISPLAY',
+      `DESCRIPTION:${icsText(config.webinar.title)}`,
+      `TRIGGER:-PT${options.alarmMinutes}M`,
+      'END:VALARM',
+    );
+  }
+  lines.push('END:VEVENT', 'END:VCALENDAR');
+  return lines.map(fold).join('\r\n') + '\r\n';
+}
+
+export interface CalendarLinks {
+  ics: string;
+  google: string;
+  outlook: string;
+}
+
+export function calendarLinks(config: WebinarConfig): CalendarLinks {
+  const { startMs, endMs } = scheduleOf(config.webinar);
+  const details = `${config.webinar.subtitle}\n\n${config.seo.siteUrl}`;
+  const google = new URL('https://calendar.google.com/calendar/render');
+  google.searchParams.set('action', 'TEMPLATE');
+  google.searchParams.set('text', config.webinar.title);
+  google.searchParams.set('dates', `${utcStamp(startMs)}/${utcStamp(endMs)}`);
+  google.searchParams.set('details', details);
+  google.searchParams.set('location', 'Online');
+  const outlook = new URL('https://outlook.live.com/calendar/0/deeplink/compose');
+  outlook.searchParams.set('path', '/calendar/action/compose');
+  outlook.searchParams.set('rru', 'addevent');
+  outlook.searchParams.set('subject', config.webinar.title);
+  outlook.searchParams.set('startdt', new Date(startMs).toISOString());
+  outlook.searchParams.set('enddt', new Date(endMs).toISOString());
+  outlook.searchParams.set('body', details);
+  outlook.searchParams.set('location', 'Online');
+  return { ics: '/webinar.ics', google: google.toString(), outlook: outlook.toString() };
+}

@@ -1,0 +1,129 @@
+/**
+ * `Registration`: the one schema for what a visitor submits, used by the form in the
+ * browser (inline validation) and by the worker (the border). Keep it small: it ships
+ * in the visitor bundle.
+ *
+ * Booleans arrive as JSON `true` from the enhanced form or as a checkbox's `"on"` from a
+ * plain form post; both normalise to `true`, anything absent to `false`.
+ */
+import * as v from 'valibot';
+
+/** Field names of the public form contract (see README, "Registration API"). */
+export const REGISTRATION_FIELDS = [
+  'email',
+  'firstName',
+  'privacy',
+  'giveaway',
+  'newsletter',
+  'website',
+  'referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+] as const;
+
+/** The honeypot: invisible to people, irresistible to form-filling bots. */
+export const HONEYPOT_FIELD = 'website';
+
+const MSG = {
+  emailMissing: 'Bitte geben Sie Ihre E-Mail-Adresse ein.',
+  emailInvalid: 'Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.',
+  emailLong: 'Die E-Mail-Adresse darf höchstens 254 Zeichen lang sein.',
+  nameLong: 'Der Vorname darf höchstens 50 Zeichen lang sein.',
+  nameUrl: 'Bitte geben Sie nur Ihren Vornamen ein, ohne Links.',
+  nameChars: 'Der Vorname enthält unzulässige Zeichen.',
+  privacy: 'Bitte bestätigen Sie, dass Sie die Datenschutzhinweise gelesen haben.',
+  checkbox: 'Ungültiger Wert für dieses Kästchen.',
+  tracking: 'Ungültiger Kampagnenparameter.',
+} as const;
+
+const checkbox = v.pipe(
+  v.optional(v.union([v.boolean(), v.literal('on'), v.literal('true'), v.literal('')], MSG.checkbox)),
+  v.transform((value) => value === true || value === 'on' || value === 'true'),
+);
+
+// Letters, marks, spaces, apostrophes, hyphens and dots: a first name, nothing else.
+const NAME_CHARS = /^[\p{L}\p{M}' .\-’]*$/u;
+const LOOKS_LIKE_URL = /(https?:|www\.|\.[a-z]{2,}\/|[a-z0-9-]+\.(?:com|de|net|org|ru|io|info|xyz|top)\b)/iu;
+
+const tracking = v.optional(v.pipe(v.string(MSG.tracking), v.trim(), v.maxLength(200, MSG.tracking)));
+
+export const Registration = v.object({
+  email: v.pipe(
+    v.string(MSG.emailMissing),
+    v.trim(),
+    v.nonEmpty(MSG.emailMissing),
+    v.maxLength(254, MSG.emailLong),
+    v.email(MSG.emailInvalid),
+    v.toLowerCase(),
+  ),
+  firstName: v.optional(
+    v.pipe(
+      v.string(MSG.nameChars),
+      v.trim(),
+      v.normalize('NFC'),
+      v.maxLength(50, MSG.nameLong),
+      v.check((name) => !LOOKS_LIKE_URL.test(name), MSG.nameUrl),
+      v.regex(NAME_CHARS, MSG.nameChars),
+    ),
+    '',
+  ),
+  privacy: v.pipe(
+    checkbox,
+    v.check((accepted) => accepted, MSG.privacy),
+  ),
+  giveaway: checkbox,
+  newsletter: checkbox,
+  website: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
+  /** Origin of the page the visitor came from (document.referrer), if any. */
+  referrer: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
+  utm_source: tracking,
+  utm_medium: tracking,
+  utm_campaign: tracking,
+  utm_term: tracking,
+  utm_content: tracking,
+});
+
+export type RegistrationInput = v.InferInput<typeof Registration>;
+export type Registration = v.InferOutput<typeof Registration>;
+
+/** Visitor-facing field names that can carry an error message. */
+export type RegistrationField = 'email' | 'firstName' | 'privacy' | 'giveaway' | 'newsletter' | 'form';
+export type FieldErrors = Partial<Record<RegistrationField, string>>;
+
+const VISIBLE_FIELDS = new Set<string>(['email', 'firstName', 'privacy', 'giveaway', 'newsletter']);
+
+/**
+ * Validates a submission and maps issues to one German message per visible field.
+ * Problems in hidden fields (tracking, honeypot) are reported under `form`.
+ */
+export function validateRegistration(
+  input: unknown,
+): { ok: true; value: Registration } | { ok: false; errors: FieldErrors } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: { form: 'Die Anfrage enthält kein gültiges Formular.' } };
+  }
+  const result = v.safeParse(Registration, input);
+  if (result.success) return { ok: true, value: result.output };
+  const errors: FieldErrors = {};
+  for (const issue of result.issues) {
+    const key = issue.path?.[0]?.key;
+    const field = typeof key === 'string' && VISIBLE_FIELDS.has(key) ? (key as RegistrationField) : 'form';
+    errors[field] ??=
+      field === 'form'
+        ? 'Das Formular enthält ungültige Angaben. Bitte laden Sie die Seite neu.'
+        : issue.message;
+  }
+  return { ok: false, errors };
+}
+
+/** Validates one field as the visitor leaves it; `undefined` means fine. */
+export function validateRegistrationField(
+  field: Exclude<RegistrationField, 'form'>,
+  value: unknown,
+): string | undefined {
+  const result = v.safeParse(Registration.entries[field], value);
+  return result.success ? undefined : result.issues[0].message;
+}

@@ -1,0 +1,36 @@
+/**
+ * The Hono app: every route of the worker.
+ *
+ * Visitor:  GET /  /danke  /impressum  /datenschutz  /teilnahmebedingungen  /webinar.ics
+ *           POST /api/register
+ * Static assets (hashed JS, favicon, robots.txt) are served by Workers Static Assets
+ * before the worker runs; see `run_worker_first` in wrangler.toml.
+ */
+import { Hono } from 'hono';
+import { errorMessage, log } from './log';
+import { notFoundPage, pageRoutes } from './routes/pages';
+import { registerRoutes } from './routes/register';
+import { securityHeaders } from './security-headers';
+
+export const app = new Hono<{ Bindings: Env }>()
+  .use(securityHeaders())
+  .route('/', pageRoutes)
+  .route('/', registerRoutes);
+
+app.notFound(notFoundPage);
+app.onError((error, c) => {
+  log.error('unhandled', { path: new URL(c.req.url).pathname, message: errorMessage(error) });
+  c.header('Cache-Control', 'no-store');
+  if (new URL(c.req.url).pathname.startsWith('/api/')) {
+    return c.json(
+      {
+        ok: false,
+        errors: { form: 'Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es erneut.' },
+      },
+      500,
+    );
+  }
+  return c.text('Ein unerwarteter Fehler ist aufgetreten. Bitte laden Sie die Seite neu.', 500);
+});
+
+export type AppType = typeof app;

@@ -1,0 +1,232 @@
+/**
+ * Leads in KV (`LEADS`), with no Hono in sight so it is tested straight against the
+ * binding.
+ *
+ * - `lead:<hex HMAC-SHA256(normalised email, LEAD_KEY_SECRET)>` holds the full record as
+ *   the value and the export fields as metadata (≤ 1024 bytes), so an export is one
+ *   `list` per 1000 leads and never a `get` per lead.
+ * - `suppressed:<same hash>` marks an erased address; it is never re-added.
+ * - A repeat registration keeps the first record's consents and only adds consents that
+ *   were not given before; when nothing is new it writes nothing, which also keeps KV's
+ *   one-write-per-second-per-key limit out of reach.
+ */
+import type { Registration } from '../src/lib/registration';
+import type { Phase } from '../src/lib/schedule';
+
+export const LEAD_PREFIX = 'lead:';
+export const SUPPRESSED_PREFIX = 'suppressed:';
+export const METADATA_MAX_BYTES = 1024;
+
+export type LeadStatus = 'pending' | 'confirmed' | 'unsubscribed';
+
+export interface Consent {
+  at: string;
+  /** Version of the consent texts shown (config `form.consentVersion`). */
+  textVersion: string;
+}
+
+export interface Proof {
+  at: string;
+  ip: string;
+  userAgent: string;
+}
+
+export interface LeadRecord {
+  schema: 1;
+  id: string;
+  email: string;
+  firstName: string;
+  status: LeadStatus;
+  createdAt: string;
+  updatedAt: string;
+  /** Phase of the webinar at registration: `after` means a replay request. */
+  phase: Phase;
+  consents: {
+    privacy: Consent;
+    giveaway?: Consent;
+    newsletter?: Consent;
+  };
+  source: {
+    utm_source?: string;
+    utm_medium?: string;
+    utm_campaign?: string;
+    utm_term?: string;
+    utm_content?: string;
+    /** Origin of the external page the visitor came from. */
+    referrer?: string;
+    /** Path of our page the form was sent from. */
+    landingPath?: string;
+  };
+  proof: { registration: Proof; confirmation?: Proof };
+  confirmedAt?: string;
+}
+
+/** What an export needs, kept in KV metadata. Short keys: the budget is 1024 bytes. */
+export interface LeadMetadata {
+  e: string; // email
+  n?: string; // first name
+  s: LeadStatus;
+  c: string; // createdAt
+  p: Phase;
+  g?: 1; // giveaway entry with terms accepted
+  nl?: 1; // newsletter consent
+  cf?: string; // confirmedAt
+  us?: string; // utm_source
+  um?: string; // utm_medium
+  uc?: string; // utm_campaign
+}
+
+/** UTM values are cut to this length in metadata (the full value is in the record). */
+const META_UTM_MAX = 40;
+
+export function metadataOf(record: LeadRecord): LeadMetadata {
+  const m: LeadMetadata = { e: record.email, s: record.status, c: record.createdAt, p: record.phase };
+  if (record.firstName) m.n = record.firstName;
+  if (record.consents.giveaway) m.g = 1;
+  if (record.consents.newsletter) m.nl = 1;
+  if (record.confirmedAt) m.cf = record.confirmedAt;
+  if (record.source.utm_source) m.us = record.source.utm_source.slice(0, META_UTM_MAX);
+  if (record.source.utm_medium) m.um = record.source.utm_medium.slice(0, META_UTM_MAX);
+  if (record.source.utm_campaign) m.uc = record.source.utm_campaign.slice(0, META_UTM_MAX);
+  return m;
+}
+
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    );
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+/** Hex HMAC-SHA256 of the normalised (trimmed, lower-cased) email. */
+export async function leadId(email: string, secret: string): Promise<string> {
+  if (!secret || secret.length < 16)
+    throw new Error('LEAD_KEY_SECRET is missing or shorter than 16 characters');
+  const normalised = email.trim().toLowerCase();
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), new TextEncoder().encode(normalised));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export interface RegistrationContext {
+  now: Date;
+  phase: Phase;
+  consentVersion: string;
+  ip: string;
+  userAgent: string;
+  landingPath?: string;
+  /** Giveaway entries are refused after the deadline. */
+  giveawayOpen: boolean;
+}
+
+export type RegisterOutcome = 'created' | 'updated' | 'unchanged' | 'suppressed';
+
+function newRecord(id: string, input: Registration, ctx: RegistrationContext): LeadRecord {
+  const at = ctx.now.toISOString();
+  const consent: Consent = { at, textVersion: ctx.consentVersion };
+  const source: LeadRecord['source'] = {};
+  for (const k of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const) {
+    if (input[k]) source[k] = input[k];
+  }
+  if (input.referrer) source.referrer = input.referrer;
+  if (ctx.landingPath) source.landingPath = ctx.landingPath;
+  return {
+    schema: 1,
+    id,
+    email: input.email,
+    firstName: input.firstName,
+    status: 'pending',
+    createdAt: at,
+    updatedAt: at,
+    phase: ctx.phase,
+    consents: {
+      privacy: consent,
+      ...(input.giveaway && ctx.giveawayOpen ? { giveaway: consent } : {}),
+      ...(input.newsletter ? { newsletter: consent } : {}),
+    },
+    source,
+    proof: { registration: { at, ip: ctx.ip, userAgent: ctx.userAgent.slice(0, 400) } },
+  };
+}
+
+/** Adds consents the existing record lacks; returns null when there is nothing new. */
+function mergeRepeat(existing: LeadRecord, input: Registration, ctx: RegistrationContext): LeadRecord | null {
+  const consent: Consent = { at: ctx.now.toISOString(), textVersion: ctx.consentVersion };
+  const consents = { ...existing.consents };
+  let changed = false;
+  if (input.giveaway && ctx.giveawayOpen && !consents.giveaway) {
+    consents.giveaway = consent;
+    changed = true;
+  }
+  if (input.newsletter && !consents.newsletter) {
+    consents.newsletter = consent;
+    changed = true;
+  }
+  if (!existing.firstName && input.firstName) changed = true;
+  if (!changed) return null;
+  return {
+    ...existing,
+    firstName: existing.firstName || input.firstName,
+    consents,
+    updatedAt: consent.at,
+  };
+}
+
+/** One write per key per isolate at a time: concurrent repeats wait for the first. */
+const inFlight = new Map<string, Promise<RegisterOutcome>>();
+
+/**
+ * Stores a validated registration. Throws when KV fails; then nothing was written (a KV
+ * `put` of value plus metadata is all-or-nothing).
+ */
+export function registerLead(
+  kv: KVNamespace,
+  secret: string,
+  input: Registration,
+  ctx: RegistrationContext,
+): Promise<RegisterOutcome> {
+  const run = async (): Promise<RegisterOutcome> => {
+    const id = await leadId(input.email, secret);
+    const previous = inFlight.get(id);
+    if (previous) {
+      await previous.catch(() => undefined);
+    }
+    const work = (async () => {
+      const [suppressed, existing] = await Promise.all([
+        kv.get(SUPPRESSED_PREFIX + id),
+        kv.get<LeadRecord>(LEAD_PREFIX + id, 'json'),
+      ]);
+      if (suppressed !== null) return 'suppressed' as const;
+      const record = existing ? mergeRepeat(existing, input, ctx) : newRecord(id, input, ctx);
+      if (!record) return 'unchanged' as const;
+      if (existing && ctx.now.getTime() - Date.parse(existing.updatedAt) < 1100) {
+        // KV allows one write per second per key; the consents will be added on a later
+        // repeat. The visitor's registration itself already stands.
+        return 'unchanged' as const;
+      }
+      await kv.put(LEAD_PREFIX + id, JSON.stringify(record), { metadata: metadataOf(record) });
+      return existing ? ('updated' as const) : ('created' as const);
+    })();
+    inFlight.set(id, work);
+    try {
+      return await work;
+    } finally {
+      if (inFlight.get(id) === work) inFlight.delete(id);
+    }
+  };
+  return run();
+}
+
+/** Reads one lead (admin and mail paths). */
+export async function getLead(kv: KVNamespace, id: string): Promise<LeadRecord | null> {
+  return kv.get<LeadRecord>(LEAD_PREFIX + id, 'json');
+}

@@ -1,0 +1,175 @@
+/**
+ * POST /api/register: the visitor's registration, from the enhanced form (JSON) or a
+ * plain form post without JavaScript (urlencoded: 303 to /danke, or the page again with
+ * the visitor's input and German messages).
+ *
+ * Order matters: type and size are checked before the body is read, the rate limit
+ * before any work, validation before any storage. Every answer to a valid address is the
+ * same, whether it was new, known, or suppressed.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HONEYPOT_FIELD, validateRegistration, type FieldErrors } from '../../src/lib/registration';
+import { phaseAt, scheduleOf } from '../../src/lib/schedule';
+import type { FormValues } from '../../src/components/registration-form';
+import { getLiveConfig } from '../config-store';
+import { registerLead } from '../lead-store';
+import { errorMessage, log } from '../log';
+import { loadShell, renderLanding } from '../render';
+import { clientIp, landingPath, userAgent } from '../request-context';
+
+export const MAX_BODY_BYTES = 8 * 1024;
+const RETRY_AFTER_BUSY_S = 5;
+const RETRY_AFTER_LIMIT_S = 60;
+
+type Kind = 'json' | 'form';
+
+const MESSAGES = {
+  contentType:
+    'Nicht unterstützter Inhaltstyp. Bitte senden Sie application/json oder application/x-www-form-urlencoded.',
+  tooLarge: 'Die Anfrage ist zu groß.',
+  badJson: 'Die Anfrage enthält kein gültiges JSON.',
+  tooMany:
+    'Zu viele Anmeldeversuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es dann erneut.',
+  busy: 'Ihre Anmeldung konnte gerade nicht gespeichert werden. Ihre Angaben sind erhalten – bitte senden Sie das Formular in einigen Sekunden erneut.',
+} as const;
+
+function kindOf(c: Context): Kind | null {
+  const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') return 'json';
+  if (type === 'application/x-www-form-urlencoded') return 'form';
+  return null;
+}
+
+/** urlencoded body → plain object; a repeated name keeps its first value. */
+function formToObject(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(text)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+/** What the visitor typed, to put back into the re-rendered form. */
+function valuesOf(input: Record<string, unknown>): FormValues {
+  const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 254) : undefined);
+  const on = (v: unknown) => v === true || v === 'on' || v === 'true';
+  return {
+    email: str(input.email),
+    firstName: str(input.firstName),
+    privacy: on(input.privacy),
+    giveaway: on(input.giveaway),
+    newsletter: on(input.newsletter),
+  };
+}
+
+async function answerError(
+  c: Context<{ Bindings: Env }>,
+  kind: Kind,
+  status: 400 | 413 | 429 | 503,
+  errors: FieldErrors,
+  input: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
+  c.header('Cache-Control', 'no-store');
+  if (kind === 'json') return c.json({ ok: false as const, errors }, status);
+  const live = await getLiveConfig(c.env.CONTENT);
+  const shell = await loadShell(c.env.ASSETS, new URL(c.req.url).origin, c.env.ENVIRONMENT === 'development');
+  return c.html(renderLanding(shell, live, Date.now(), { values: valuesOf(input), errors }), status);
+}
+
+export const registerRoutes = new Hono<{ Bindings: Env }>().post(
+  '/api/register',
+  async (c, next) => {
+    if (!kindOf(c)) {
+      c.header('Cache-Control', 'no-store');
+      return c.json({ ok: false as const, errors: { form: MESSAGES.contentType } }, 415);
+    }
+    await next();
+  },
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ ok: false as const, errors: { form: MESSAGES.tooLarge } }, 413),
+  }),
+  async (c) => {
+    const kind = kindOf(c)!;
+    const ip = clientIp(c);
+
+    try {
+      const { success } = await c.env.REGISTER_LIMITER.limit({ key: ip });
+      if (!success)
+        return answerError(
+          c,
+          kind,
+          429,
+          { form: MESSAGES.tooMany },
+          {},
+          { 'Retry-After': String(RETRY_AFTER_LIMIT_S) },
+        );
+    } catch (error) {
+      // Fail open: a broken limiter must not turn visitors away. Validation still applies.
+      log.error('register.ratelimit_failed', { message: errorMessage(error) });
+    }
+
+    let input: Record<string, unknown>;
+    const text = await c.req.text();
+    if (kind === 'json') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
+      }
+      input =
+        parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+          ? (parsed as Record<string, unknown>)
+          : {};
+      if (input !== parsed) return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
+    } else {
+      input = formToObject(text);
+    }
+
+    const ok = () => {
+      c.header('Cache-Control', 'no-store');
+      return kind === 'json' ? c.json({ ok: true as const }, 200) : c.redirect('/danke', 303);
+    };
+
+    const referer = landingPath(c);
+    // Without JavaScript the form cannot copy UTM parameters; the page's URL has them.
+    for (const k of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']) {
+      const fromPage = referer.search?.get(k);
+      if (input[k] === undefined && fromPage) input[k] = fromPage.trim().slice(0, 200);
+    }
+    const checked = validateRegistration(input);
+    if (typeof input[HONEYPOT_FIELD] === 'string' && input[HONEYPOT_FIELD] !== '') {
+      // A bot: answer as if it worked, so it learns nothing; store nothing.
+      log.info('register.honeypot');
+      return ok();
+    }
+    if (!checked.ok) return answerError(c, kind, 400, checked.errors, input);
+
+    const registration = checked.value;
+    const live = await getLiveConfig(c.env.CONTENT);
+    const now = new Date();
+
+    try {
+      const outcome = await registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
+        now,
+        phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
+        consentVersion: live.config.form.consentVersion,
+        ip,
+        userAgent: userAgent(c),
+        landingPath: referer.path,
+        giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
+      });
+      log.info('register.stored', { outcome });
+    } catch (error) {
+      log.error('register.store_failed', { message: errorMessage(error) });
+      return answerError(c, kind, 503, { form: MESSAGES.busy }, input, {
+        'Retry-After': String(RETRY_AFTER_BUSY_S),
+      });
+    }
+    return ok();
+  },
+);
+
+export type RegisterResponse = { ok: true } | { ok: false; errors: FieldErrors };
