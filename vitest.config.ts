@@ -4,7 +4,7 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 
 /**
  * Two projects side by side: `worker` runs inside workerd with the real bindings (KV,
- * rate limiter, the built assets), `dom` renders components in jsdom-free happy-dom.
+ * rate limiter, the built assets), `dom` renders components in happy-dom.
  * `npm test` builds first, so the worker tests see the real built index.html.
  */
 export default defineConfig({
@@ -25,6 +25,15 @@ export default defineConfig({
           }),
         ],
         test: { name: 'worker', include: ['tests/worker/**/*.test.{ts,tsx}'] },
+      },
+      {
+        plugins: [solid()],
+        resolve: { conditions: ['development', 'browser'] },
+        test: {
+          name: 'dom',
+          environment: 'happy-dom',
+          include: ['tests/src/**/*.test.{ts,tsx}'],
+        },
       },
     ],
   },

@@ -1,0 +1,14 @@
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+const [url, out, w, h, js] = process.argv.slice(2);
+const ctx = await chromium.launchPersistentContext(mkdtempSync('/tmp/pw-'), { executablePath: '/usr/bin/chromium', headless: true, viewport: { width: +w, height: +h }, javaScriptEnabled: js !== 'nojs', args: ['--no-sandbox','--disable-gpu','--disable-quic','--no-first-run','--disable-background-networking','--disable-component-update','--disable-sync'] });
+const page = ctx.pages()[0] ?? await ctx.newPage();
+const logs = [];
+page.on('console', m => logs.push(m.type() + ': ' + m.text()));
+page.on('pageerror', e => logs.push('pageerror: ' + e.message));
+await page.goto(url, { waitUntil: 'networkidle' });
+await page.waitForTimeout(1500);
+await page.screenshot({ path: out, fullPage: true });
+console.log(logs.join('\n'));
+console.log('scrollWidth', await page.evaluate(() => document.documentElement.scrollWidth));
+await ctx.close();
