@@ -230,3 +230,7 @@ export function registerLead(
 export async function getLead(kv: KVNamespace, id: string): Promise<LeadRecord | null> {
   return kv.get<LeadRecord>(LEAD_PREFIX + id, 'json');
 }
+
+// --- erasure and suppression (ops, issue 3): eraseLead and friends go below ---
+
+// --- double opt-in (mail, issue 5): confirmLead, unsubscribeLead and friends go below ---
