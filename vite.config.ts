@@ -3,8 +3,16 @@ import solid from 'vite-plugin-solid';
 import { cloudflare } from '@cloudflare/vite-plugin';
 import { validateContent } from './scripts/validate-content.ts';
 
+// Tests and benches give each server its own local storage (fresh KV) and no debugger
+// port, so parallel servers neither share leads nor race for port 9229.
+const persistDir = process.env.WEBINAR_PERSIST_DIR;
+
 export default defineConfig({
-  plugins: [validateContent(), solid({ ssr: true }), cloudflare()],
+  plugins: [
+    validateContent(),
+    solid({ ssr: true }),
+    cloudflare(persistDir ? { persistState: { path: persistDir }, inspectorPort: false } : {}),
+  ],
   build: { modulePreload: { polyfill: false } },
   environments: {
     client: {

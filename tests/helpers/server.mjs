@@ -1,0 +1,145 @@
+/**
+ * Starts the BUILT app (dist/) in workerd through `vite preview`, for e2e tests and
+ * benches.
+ *
+ * Each server gets its own local storage (a fresh temp dir passed to vite.config.ts as
+ * WEBINAR_PERSIST_DIR), so tests never see each other's KV. The server runs in its own
+ * process group (`setsid`) because vite spawns workerd as a child that outlives vite when
+ * only vite is killed; `stop()` signals the whole group.
+ *
+ * Assumes `npm run build` already ran.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file is tests/helpers/server.mjs). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const QUIET_ENV = {
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  NO_COLOR: '1',
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Ports handed out by `nextPort` in this process, so two servers never share one. */
+let portCursor = 0;
+
+/**
+ * A port from the range given by E2E_PORT_BASE (default 4300) and E2E_PORT_COUNT
+ * (default 100), cycling, so every server of a run gets a different port.
+ * @returns {number}
+ */
+export function nextPort() {
+  const base = Number(process.env.E2E_PORT_BASE ?? 4300);
+  const count = Number(process.env.E2E_PORT_COUNT ?? 100);
+  const port = base + (portCursor % count);
+  portCursor += 1;
+  return port;
+}
+
+/**
+ * @typedef {object} RunningServer
+ * @property {string} url        Origin without trailing slash, e.g. http://127.0.0.1:4300
+ * @property {string} persistDir Directory holding this server's local KV (`<dir>/v3/kv`)
+ * @property {number} port
+ * @property {() => string} output stdout+stderr of vite so far (for failure messages)
+ * @property {() => Promise<void>} stop Kills vite and workerd; keeps persistDir for reading KV
+ * @property {() => void} cleanup  Removes persistDir (call after stop when done reading)
+ */
+
+/**
+ * Start `vite preview` on the built app and wait until `/` answers.
+ * @param {{ port?: number, persistDir?: string, env?: Record<string,string>, timeoutMs?: number }} [options]
+ * @returns {Promise<RunningServer>}
+ */
+export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_000 } = {}) {
+  if (!existsSync(join(ROOT, 'dist/webinar_landing/wrangler.json'))) {
+    throw new Error('dist/ is missing: run `npm run build` before the e2e tests or benches.');
+  }
+  port ??= nextPort();
+  persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
+  const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
+  const child = spawn(
+    'setsid',
+    [process.execPath, vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...QUIET_ENV, WEBINAR_PERSIST_DIR: persistDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  let exited = null;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+
+  // setsid (without --fork) execs in place when it is not a group leader, so the child's
+  // pid is the new process group id.
+  const pgid = child.pid;
+  const killGroup = (signal) => {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      /* group already gone */
+    }
+  };
+  const groupAlive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // A crashed test run must not leave workerd behind.
+  const onExit = () => killGroup('SIGKILL');
+  process.once('exit', onExit);
+
+  const stop = async () => {
+    process.removeListener('exit', onExit);
+    if (!groupAlive()) return;
+    killGroup('SIGTERM');
+    for (let i = 0; i < 50 && groupAlive(); i++) await sleep(100);
+    if (groupAlive()) {
+      killGroup('SIGKILL');
+      for (let i = 0; i < 20 && groupAlive(); i++) await sleep(100);
+    }
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`vite preview exited early (${JSON.stringify(exited)}):\n${log}`);
+    }
+    try {
+      const res = await fetch(url + '/', { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      if (res.status < 500) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`vite preview did not answer on ${url} within ${timeoutMs} ms:\n${log}`);
+    }
+    await sleep(250);
+  }
+
+  return {
+    url,
+    port,
+    persistDir,
+    output: () => log,
+    stop,
+    cleanup: () => rmSync(persistDir, { recursive: true, force: true }),
+  };
+}
