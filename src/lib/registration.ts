@@ -39,10 +39,11 @@ const MSG = {
   tracking: 'Ungültiger Kampagnenparameter.',
 } as const;
 
-const checkbox = v.pipe(
-  v.optional(v.union([v.boolean(), v.literal('on'), v.literal('true'), v.literal('')], MSG.checkbox)),
-  v.transform((value) => value === true || value === 'on' || value === 'true'),
-);
+const CHECKED = [v.boolean(), v.literal('on'), v.literal('true'), v.literal('')] as const;
+const isChecked = (value: boolean | string) => value === true || value === 'on' || value === 'true';
+
+/** An optional checkbox: absent means unticked. */
+const checkbox = v.optional(v.pipe(v.union(CHECKED, MSG.checkbox), v.transform(isChecked)), false);
 
 // Letters, marks, spaces, apostrophes, hyphens and dots: a first name, nothing else.
 const NAME_CHARS = /^[\p{L}\p{M}' .\-’]*$/u;
@@ -50,41 +51,49 @@ const LOOKS_LIKE_URL = /(https?:|www\.|\.[a-z]{2,}\/|[a-z0-9-]+\.(?:com|de|net|o
 
 const tracking = v.optional(v.pipe(v.string(MSG.tracking), v.trim(), v.maxLength(200, MSG.tracking)));
 
-export const Registration = v.object({
-  email: v.pipe(
-    v.string(MSG.emailMissing),
-    v.trim(),
-    v.nonEmpty(MSG.emailMissing),
-    v.maxLength(254, MSG.emailLong),
-    v.email(MSG.emailInvalid),
-    v.toLowerCase(),
-  ),
-  firstName: v.optional(
-    v.pipe(
-      v.string(MSG.nameChars),
+const MISSING: Record<string, string> = { email: MSG.emailMissing, privacy: MSG.privacy };
+
+export const Registration = v.object(
+  {
+    email: v.pipe(
+      v.string(MSG.emailMissing),
       v.trim(),
-      v.normalize('NFC'),
-      v.maxLength(50, MSG.nameLong),
-      v.check((name) => !LOOKS_LIKE_URL.test(name), MSG.nameUrl),
-      v.regex(NAME_CHARS, MSG.nameChars),
+      v.nonEmpty(MSG.emailMissing),
+      v.maxLength(254, MSG.emailLong),
+      v.email(MSG.emailInvalid),
+      v.toLowerCase(),
     ),
-    '',
-  ),
-  privacy: v.pipe(
-    checkbox,
-    v.check((accepted) => accepted, MSG.privacy),
-  ),
-  giveaway: checkbox,
-  newsletter: checkbox,
-  website: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
-  /** Origin of the page the visitor came from (document.referrer), if any. */
-  referrer: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
-  utm_source: tracking,
-  utm_medium: tracking,
-  utm_campaign: tracking,
-  utm_term: tracking,
-  utm_content: tracking,
-});
+    firstName: v.optional(
+      v.pipe(
+        v.string(MSG.nameChars),
+        v.trim(),
+        v.normalize('NFC'),
+        v.maxLength(50, MSG.nameLong),
+        v.check((name) => !LOOKS_LIKE_URL.test(name), MSG.nameUrl),
+        v.regex(NAME_CHARS, MSG.nameChars),
+      ),
+      '',
+    ),
+    // Required: absent, unticked or any other value all get the same plain request.
+    privacy: v.pipe(
+      v.union(CHECKED, MSG.privacy),
+      v.transform(isChecked),
+      v.check((accepted) => accepted, MSG.privacy),
+    ),
+    giveaway: checkbox,
+    newsletter: checkbox,
+    website: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
+    /** Origin of the page the visitor came from (document.referrer), if any. */
+    referrer: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
+    utm_source: tracking,
+    utm_medium: tracking,
+    utm_campaign: tracking,
+    utm_term: tracking,
+    utm_content: tracking,
+  },
+  // Called for a missing required key (and for a body that is not an object at all).
+  (issue) => MISSING[String(issue.path?.[0]?.key)] ?? 'Die Anfrage enthält kein gültiges Formular.',
+);
 
 export type RegistrationInput = v.InferInput<typeof Registration>;
 export type Registration = v.InferOutput<typeof Registration>;

@@ -1,0 +1,51 @@
+/** Shared helpers for worker tests (workerd pool). */
+import { env, SELF } from 'cloudflare:test';
+import { LEAD_PREFIX, leadId, type LeadMetadata, type LeadRecord } from '../../worker/lead-store';
+
+let counter = 0;
+/** A fresh address per call, so tests never see each other's leads. */
+export function uniqueEmail(tag = 'lead'): string {
+  counter += 1;
+  return `${tag}.${Date.now().toString(36)}.${counter}@beispiel.de`;
+}
+
+/** A fresh client IP per call, so the per-IP rate limit does not couple tests. */
+export function uniqueIp(): string {
+  counter += 1;
+  return `10.${(counter >> 16) & 255}.${(counter >> 8) & 255}.${counter & 255}`;
+}
+
+export function postJson(body: unknown, headers: Record<string, string> = {}) {
+  return SELF.fetch('https://webinar.test/api/register', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp(), ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export function postForm(fields: Record<string, string>, headers: Record<string, string> = {}) {
+  return SELF.fetch('https://webinar.test/api/register', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'cf-connecting-ip': uniqueIp(),
+      ...headers,
+    },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+export async function storedLead(email: string) {
+  const id = await leadId(email, env.LEAD_KEY_SECRET);
+  const { value, metadata } = await env.LEADS.getWithMetadata<LeadRecord, LeadMetadata>(
+    LEAD_PREFIX + id,
+    'json',
+  );
+  return { id, record: value, metadata };
+}
+
+export async function gzipSize(body: string | ArrayBuffer): Promise<number> {
+  const stream = new Response(body).body!.pipeThrough(new CompressionStream('gzip'));
+  return (await new Response(stream).arrayBuffer()).byteLength;
+}
