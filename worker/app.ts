@@ -8,6 +8,7 @@
  */
 import { Hono } from 'hono';
 import { errorMessage, log } from './log';
+import { adminRoutes } from './routes/admin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
 import { securityHeaders } from './security-headers';
@@ -15,7 +16,8 @@ import { securityHeaders } from './security-headers';
 export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders())
   .route('/', pageRoutes)
-  .route('/', registerRoutes);
+  .route('/', registerRoutes)
+  .route('/', adminRoutes);
 
 app.notFound(notFoundPage);
 app.onError((error, c) => {
