@@ -3,11 +3,12 @@
  * `WebinarConfig`, printing each problem as `field.path: reason`.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { describeConfigIssues, parseWebinarConfig } from '../src/lib/webinar-config.ts';
 
-export const CONTENT_PATH = fileURLToPath(new URL('../src/content/webinar.json', import.meta.url));
+/** npm scripts, Vite and Vitest all run from the repository root. */
+export const CONTENT_PATH = resolve(process.cwd(), 'src/content/webinar.json');
 
 /** Returns the problems with the content file, or an empty list. */
 export function checkContentFile(path = CONTENT_PATH): string[] {
@@ -21,9 +22,9 @@ export function checkContentFile(path = CONTENT_PATH): string[] {
   return result.success ? [] : describeConfigIssues(result.issues);
 }
 
-export function validateContent(): Plugin {
+export function validateContent(path = CONTENT_PATH): Plugin {
   const check = () => {
-    const problems = checkContentFile();
+    const problems = checkContentFile(path);
     if (problems.length) {
       throw new Error(
         `The webinar config src/content/webinar.json is invalid:\n  - ${problems.join('\n  - ')}`,
@@ -35,8 +36,8 @@ export function validateContent(): Plugin {
     // Runs once for `vite build` and `vite dev`, before anything is bundled.
     config: check,
     handleHotUpdate(ctx) {
-      if (ctx.file === CONTENT_PATH) {
-        const problems = checkContentFile();
+      if (ctx.file === path) {
+        const problems = checkContentFile(path);
         if (problems.length)
           ctx.server.config.logger.error(`webinar.json is invalid:\n  - ${problems.join('\n  - ')}`);
       }

@@ -3,7 +3,7 @@
  * fixed-height box (the time on the server would be stale in the cached HTML); the
  * browser fills it in after hydration, so there is no layout shift and no mismatch.
  */
-import { createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { createSignal, For, onCleanup, onMount, Show } from 'solid-js';
 
 export interface CountdownProps {
   startMs: number;
@@ -21,6 +21,8 @@ function parts(ms: number) {
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+const UNITS = ['Tage', 'Std.', 'Min.', 'Sek.'] as const;
+
 export function Countdown(props: CountdownProps) {
   const [now, setNow] = createSignal<number | null>(null);
   onMount(() => {
@@ -28,7 +30,10 @@ export function Countdown(props: CountdownProps) {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     onCleanup(() => clearInterval(timer));
   });
-  const left = () => parts(props.startMs - (now() ?? props.startMs));
+  const cells = () => {
+    const p = parts(props.startMs - now()!);
+    return [String(p.d), pad(p.h), pad(p.m), pad(p.s)];
+  };
   return (
     <div class="countdown" role="timer" aria-label="Zeit bis zum Beginn">
       <Show when={now() !== null}>
@@ -36,18 +41,13 @@ export function Countdown(props: CountdownProps) {
           when={props.startMs > now()!}
           fallback={<span class="cd-live">Das Webinar beginnt jetzt.</span>}
         >
-          <span class="cd-cell">
-            <b>{left().d}</b> Tage
-          </span>
-          <span class="cd-cell">
-            <b>{pad(left().h)}</b> Std.
-          </span>
-          <span class="cd-cell">
-            <b>{pad(left().m)}</b> Min.
-          </span>
-          <span class="cd-cell">
-            <b>{pad(left().s)}</b> Sek.
-          </span>
+          <For each={UNITS}>
+            {(unit, i) => (
+              <span class="cd-cell">
+                <b>{cells()[i()]}</b> {unit}
+              </span>
+            )}
+          </For>
         </Show>
       </Show>
     </div>

@@ -3,7 +3,7 @@
  * JavaScript as a plain form post) and hydrated in the browser, where it validates each
  * field as the visitor leaves it, submits without a reload and retries once by itself.
  */
-import { createSignal, For, Show } from 'solid-js';
+import { createSignal, Show } from 'solid-js';
 import {
   validateRegistration,
   validateRegistrationField,
@@ -334,27 +334,21 @@ export function CalendarButtons(props: { links: CalendarLinks | null }) {
         <div class="cal">
           <p class="cal-title">Termin in Ihren Kalender eintragen:</p>
           <ul>
-            <For
-              each={[
-                { href: links().ics, text: 'Apple / Outlook (.ics)', download: true },
-                { href: links().google, text: 'Google Kalender', download: false },
-                { href: links().outlook, text: 'Outlook.com', download: false },
-              ]}
-            >
-              {(item) => (
-                <li>
-                  <a
-                    class="btn"
-                    href={item.href}
-                    download={item.download ? 'webinar.ics' : undefined}
-                    rel={item.download ? undefined : 'noopener'}
-                    target={item.download ? undefined : '_blank'}
-                  >
-                    {item.text}
-                  </a>
-                </li>
-              )}
-            </For>
+            <li>
+              <a class="btn" href={links().ics} download="webinar.ics">
+                Apple / Outlook (.ics)
+              </a>
+            </li>
+            <li>
+              <a class="btn" href={links().google} target="_blank" rel="noopener">
+                Google Kalender
+              </a>
+            </li>
+            <li>
+              <a class="btn" href={links().outlook} target="_blank" rel="noopener">
+                Outlook.com
+              </a>
+            </li>
           </ul>
         </div>
       )}
