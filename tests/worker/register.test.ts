@@ -1,6 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
+import { STORE_TIMEOUT_MS } from '../../worker/routes/register';
 import { SUPPRESSED_PREFIX } from '../../worker/lead-store';
 import { postForm, postJson, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
@@ -228,6 +229,31 @@ describe('POST /api/register (JSON)', () => {
     expect(((await res.json()) as { errors: Record<string, string> }).errors.form).toMatch(/erneut/);
     expect((await storedLead(email)).record).toBeNull();
   });
+  it('answers 503 when a KV write hangs, instead of keeping the visitor waiting', async () => {
+    const email = uniqueEmail('kvslow');
+    const hangingLeads = new Proxy(env.LEADS, {
+      get(target, prop) {
+        if (prop === 'put') return () => new Promise(() => {});
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const started = Date.now();
+    const res = await app.request(
+      '/api/register',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
+        body: JSON.stringify({ email, privacy: true }),
+      },
+      { ...env, LEADS: hangingLeads },
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(Date.now() - started).toBeLessThan(STORE_TIMEOUT_MS + 2000);
+    expect((await storedLead(email)).record).toBeNull();
+  }, 10_000);
 });
 
 describe('POST /api/register (plain form, no JavaScript)', () => {

@@ -21,6 +21,16 @@ import { clientIp, landingPath, userAgent } from '../request-context';
 export const MAX_BODY_BYTES = 8 * 1024;
 const RETRY_AFTER_BUSY_S = 5;
 const RETRY_AFTER_LIMIT_S = 60;
+/** A KV call that has not answered by then is treated as failed (the visitor retries). */
+export const STORE_TIMEOUT_MS = 4_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 type Kind = 'json' | 'form';
 
@@ -152,7 +162,7 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post(
     const now = new Date();
 
     try {
-      const outcome = await registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
+      const stored = registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
         now,
         phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
         consentVersion: live.config.form.consentVersion,
@@ -161,6 +171,8 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post(
         landingPath: referer.path,
         giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
       });
+      // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
+      const outcome = await withTimeout(stored, STORE_TIMEOUT_MS);
       log.info('register.stored', { outcome });
     } catch (error) {
       log.error('register.store_failed', { message: errorMessage(error) });
