@@ -165,7 +165,9 @@ export function configFieldErrors(issues: v.BaseIssue<unknown>[]): ConfigFieldEr
   const errors: ConfigFieldErrors = {};
   for (const issue of issues) {
     const path = v.getDotPath(issue) ?? 'config';
-    errors[path] ??= issue.message;
+    // valibot's own (English) message for a missing key; the schema's messages cover the rest.
+    const missing = issue.kind === 'schema' && issue.received === 'undefined';
+    errors[path] ??= missing ? 'Dieses Feld fehlt.' : issue.message;
   }
   return errors;
 }

@@ -2,7 +2,7 @@
  * Security headers for every response. Scripts: only our own files plus the one inline
  * hydration bootstrap, allowed by its sha256 (no `unsafe-inline`, no `unsafe-eval`).
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { generateHydrationScript } from 'solid-js/web';
 
 /** The inline bootstrap Solid needs before hydration, without its <script> tags. */
@@ -21,7 +21,18 @@ export function hydrationScriptHash(): Promise<string> {
   return hydrationHash;
 }
 
-export async function contentSecurityPolicy(dev: boolean): Promise<string> {
+/** Context key set by `allowSameOriginFraming`. */
+const FRAMING_KEY = 'securityHeaders.frameSelf';
+
+/**
+ * For a response our own admin shows in an iframe (the editor's preview): `frame-ancestors
+ * 'self'` and `X-Frame-Options: SAMEORIGIN` instead of denying every frame.
+ */
+export function allowSameOriginFraming(c: Context) {
+  c.set(FRAMING_KEY as never, true as never);
+}
+
+export async function contentSecurityPolicy(dev: boolean, frameSelf = false): Promise<string> {
   const scriptSrc = ["'self'", await hydrationScriptHash()];
   return [
     "default-src 'self'",
@@ -32,7 +43,7 @@ export async function contentSecurityPolicy(dev: boolean): Promise<string> {
     "font-src 'self'",
     dev ? "connect-src 'self' ws: wss:" : "connect-src 'self'",
     "form-action 'self'",
-    "frame-ancestors 'none'",
+    frameSelf ? "frame-ancestors 'self'" : "frame-ancestors 'none'",
     "base-uri 'none'",
     "object-src 'none'",
     ...(dev ? [] : ['upgrade-insecure-requests']),
@@ -51,10 +62,11 @@ export function securityHeaders(): MiddlewareHandler<{ Bindings: Env }> {
       c.res = new Response(c.res.body, c.res);
     }
     const headers = c.res.headers;
-    headers.set('Content-Security-Policy', await contentSecurityPolicy(dev));
+    const frameSelf = c.get(FRAMING_KEY as never) === true;
+    headers.set('Content-Security-Policy', await contentSecurityPolicy(dev, frameSelf));
     headers.set('Strict-Transport-Security', 'max-age=63072000; includeSubDomains; preload');
     headers.set('X-Content-Type-Options', 'nosniff');
-    headers.set('X-Frame-Options', 'DENY');
+    headers.set('X-Frame-Options', frameSelf ? 'SAMEORIGIN' : 'DENY');
     headers.set('Referrer-Policy', 'strict-origin-when-cross-origin');
     headers.set(
       'Permissions-Policy',
