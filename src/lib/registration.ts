@@ -40,7 +40,8 @@ const MSG = {
 } as const;
 
 const CHECKED = [v.boolean(), v.literal('on'), v.literal('true'), v.literal('')] as const;
-const isChecked = (value: boolean | string) => value === true || value === 'on' || value === 'true';
+const isChecked = (value: boolean | '' | 'on' | 'true') =>
+  value === true || value === 'on' || value === 'true';
 
 /** An optional checkbox: absent means unticked. */
 const checkbox = v.optional(v.pipe(v.union(CHECKED, MSG.checkbox), v.transform(isChecked)), false);

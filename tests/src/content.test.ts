@@ -23,8 +23,8 @@ describe('the default webinar config', () => {
 
   it('holds the webinar, six speakers, three topics, the reassurance line and the giveaway', () => {
     const result = parseWebinarConfig(content());
-    expect(result.success).toBe(true);
-    const c = result.output!;
+    if (!result.success) throw new Error('default config is invalid');
+    const c = result.output;
     expect(c.webinar.title).toBe('Finanzielle Selbstverteidigung: So retten Sie Ihr Vermögen');
     expect(c.reassurance).toBe('Keine Kreditkarte erforderlich • Keine versteckten Kosten');
     expect(c.giveaway.headline).toBe('15.000 € Gold zu gewinnen');
