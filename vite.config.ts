@@ -2,6 +2,7 @@ import { defineConfig } from 'vite';
 import solid from 'vite-plugin-solid';
 import { cloudflare } from '@cloudflare/vite-plugin';
 import { validateContent } from './scripts/validate-content.ts';
+import { separateAdminBundle } from './scripts/admin-bundle.ts';
 
 // Tests and benches give each server its own local storage (fresh KV) and no debugger
 // port, so parallel servers neither share leads nor race for port 9229.
@@ -10,6 +11,7 @@ const persistDir = process.env.WEBINAR_PERSIST_DIR;
 export default defineConfig({
   plugins: [
     validateContent(),
+    separateAdminBundle(),
     solid({ ssr: true }),
     cloudflare(persistDir ? { persistState: { path: persistDir }, inspectorPort: false } : {}),
   ],
@@ -17,7 +19,7 @@ export default defineConfig({
   environments: {
     client: {
       build: {
-        rollupOptions: { input: { main: 'index.html' } },
+        rollupOptions: { input: { main: 'index.html', admin: 'admin.html' } },
       },
     },
   },

@@ -9,6 +9,7 @@
 import { Hono } from 'hono';
 import { errorMessage, log } from './log';
 import { adminRoutes } from './routes/admin';
+import { adminOpsRoutes } from './routes/admin-ops';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
 import { securityHeaders } from './security-headers';
@@ -17,7 +18,8 @@ export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders())
   .route('/', pageRoutes)
   .route('/', registerRoutes)
-  .route('/', adminRoutes);
+  .route('/', adminRoutes)
+  .route('/', adminOpsRoutes);
 
 app.notFound(notFoundPage);
 app.onError((error, c) => {

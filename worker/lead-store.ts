@@ -233,4 +233,48 @@ export async function getLead(kv: KVNamespace, id: string): Promise<LeadRecord |
 
 // --- erasure and suppression (ops, issue 3): eraseLead and friends go below ---
 
+/** What a suppression key holds: when, and through which door (never the address). */
+export interface SuppressionMarker {
+  at: string;
+  by: 'ops' | 'visitor';
+}
+
+/**
+ * Erases a lead for good: first writes `suppressed:<id>` (so a replayed registration is
+ * refused from that moment, see registerLead), then deletes `lead:<id>`. Idempotent; an
+ * id without a lead still gets suppressed, so the answer (and the work done) is the same
+ * for known and unknown addresses.
+ * The id is the keyed hash from `leadId`: the suppression list never holds an address.
+ * Throws when KV fails; a retry completes what is missing.
+ */
+export async function eraseLead(
+  kv: KVNamespace,
+  id: string,
+  opts: { at?: Date; by?: SuppressionMarker['by'] } = {},
+): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error('eraseLead: not a lead id');
+  const marker: SuppressionMarker = { at: (opts.at ?? new Date()).toISOString(), by: opts.by ?? 'ops' };
+  await kv.put(SUPPRESSED_PREFIX + id, JSON.stringify(marker), { metadata: marker });
+  // Once-only mail markers (`sent:<kind>:<id>`) hold no personal data and expire by
+  // themselves; they stay so a replayed queue message still finds "already sent".
+  await kv.delete(LEAD_PREFIX + id);
+}
+
+/** Whether an id is on the suppression list (erased). */
+export async function isSuppressed(kv: KVNamespace, id: string): Promise<boolean> {
+  return (await kv.get(SUPPRESSED_PREFIX + id)) !== null;
+}
+
+/** All suppressed ids (list only; one call per 1000). */
+export async function suppressedIds(kv: KVNamespace): Promise<Set<string>> {
+  const out = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await kv.list({ prefix: SUPPRESSED_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const k of page.keys) out.add(k.name.slice(SUPPRESSED_PREFIX.length));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return out;
+}
+
 // --- double opt-in (mail, issue 5): confirmLead, unsubscribeLead and friends go below ---

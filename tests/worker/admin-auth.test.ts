@@ -227,7 +227,7 @@ describe('GET /admin', () => {
     const res = await SELF.fetch(`${ORIGIN}/admin`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<meta name="robots" content="noindex">');
+    expect(html).toMatch(/<meta name="robots" content="noindex"\s*\/?>/);
     expect(html).toMatch(/<html lang="de"/);
     expect(html).toMatch(/<script type="module"[^>]+src="\/assets\/admin-[^"]+\.js"/);
     expect(res.headers.get('cache-control')).toBe('no-store');
