@@ -3,6 +3,7 @@
  *
  * Visitor:  GET /  /danke  /impressum  /datenschutz  /teilnahmebedingungen  /webinar.ics
  *           POST /api/register
+ *           GET|POST /bestaetigen  /abmelden  /loeschen  (signed mail links, routes/optin.tsx)
  * Static assets (hashed JS, favicon, robots.txt) are served by Workers Static Assets
  * before the worker runs; see `run_worker_first` in wrangler.toml.
  */
@@ -10,6 +11,8 @@ import { Hono } from 'hono';
 import { errorMessage, log } from './log';
 import { adminRoutes } from './routes/admin';
 import { adminOpsRoutes } from './routes/admin-ops';
+import { adminMailRoutes } from './routes/admin-mail';
+import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
 import { securityHeaders } from './security-headers';
@@ -18,6 +21,8 @@ export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders())
   .route('/', pageRoutes)
   .route('/', registerRoutes)
+  .route('/', optinRoutes)
+  .route('/', adminMailRoutes)
   .route('/', adminRoutes)
   .route('/', adminOpsRoutes);
 

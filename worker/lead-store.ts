@@ -278,3 +278,139 @@ export async function suppressedIds(kv: KVNamespace): Promise<Set<string>> {
 }
 
 // --- double opt-in (mail, issue 5): confirmLead, unsubscribeLead and friends go below ---
+
+/** Mail kinds with a once-only marker (`sent:<kind>:<lead id>`). */
+export type SentKind = 'confirm' | 'welcome' | 'reminder24h' | 'reminder1h' | 'replay';
+export const SENT_PREFIX = 'sent:';
+export const sentKey = (kind: SentKind, id: string) => `${SENT_PREFIX}${kind}:${id}`;
+
+/** What a marker records: when the mail went out, and for which webinar start. */
+export interface SentMarker {
+  at: string;
+  startMs?: number;
+}
+
+/** Markers outlive every retry and reminder window; a rescheduled webinar is told apart by startMs. */
+const SENT_TTL_S = 400 * 86_400;
+
+export type ConfirmOutcome =
+  | { outcome: 'confirmed'; record: LeadRecord }
+  | { outcome: 'already'; record: LeadRecord }
+  | { outcome: 'unsubscribed'; record: LeadRecord }
+  | { outcome: 'missing' };
+
+/**
+ * Marks a pending lead confirmed, with time, IP and user agent as proof next to the
+ * registration's. Confirming twice changes nothing; an unsubscribed lead is never
+ * silently re-subscribed by an old link. Throws when KV fails (nothing written then).
+ */
+export async function confirmLead(kv: KVNamespace, id: string, proof: Proof): Promise<ConfirmOutcome> {
+  const record = await getLead(kv, id);
+  if (!record) return { outcome: 'missing' };
+  if (record.status === 'confirmed') return { outcome: 'already', record };
+  if (record.status === 'unsubscribed') return { outcome: 'unsubscribed', record };
+  const confirmed: LeadRecord = {
+    ...record,
+    status: 'confirmed',
+    confirmedAt: proof.at,
+    updatedAt: proof.at,
+    proof: { ...record.proof, confirmation: { ...proof, userAgent: proof.userAgent.slice(0, 400) } },
+  };
+  await kv.put(LEAD_PREFIX + id, JSON.stringify(confirmed), { metadata: metadataOf(confirmed) });
+  return { outcome: 'confirmed', record: confirmed };
+}
+
+export type UnsubscribeOutcome = 'unsubscribed' | 'already' | 'missing';
+
+/** Stops every further mail to the lead; the record (and its consents' history) stays. */
+export async function unsubscribeLead(kv: KVNamespace, id: string, at: string): Promise<UnsubscribeOutcome> {
+  const record = await getLead(kv, id);
+  if (!record) return 'missing';
+  if (record.status === 'unsubscribed') return 'already';
+  const next: LeadRecord & { unsubscribedAt: string } = {
+    ...record,
+    status: 'unsubscribed',
+    updatedAt: at,
+    unsubscribedAt: at,
+  };
+  await kv.put(LEAD_PREFIX + id, JSON.stringify(next), { metadata: metadataOf(next) });
+  return 'unsubscribed';
+}
+
+/** Bulk read of lead records (KV bulk get: up to 100 keys count as one operation). */
+export async function getLeads(kv: KVNamespace, ids: string[]): Promise<Map<string, LeadRecord | null>> {
+  const out = new Map<string, LeadRecord | null>();
+  for (let i = 0; i < ids.length; i += 100) {
+    const chunk = ids.slice(i, i + 100);
+    const got = await kv.get<LeadRecord>(
+      chunk.map((id) => LEAD_PREFIX + id),
+      'json',
+    );
+    for (const id of chunk) out.set(id, got.get(LEAD_PREFIX + id) ?? null);
+  }
+  return out;
+}
+
+/** Bulk read of once-only markers, keyed by `sentKey(kind, id)`. */
+export async function getSentMarkers(
+  kv: KVNamespace,
+  keys: string[],
+): Promise<Map<string, SentMarker | null>> {
+  const out = new Map<string, SentMarker | null>();
+  for (let i = 0; i < keys.length; i += 100) {
+    const chunk = keys.slice(i, i + 100);
+    const got = await kv.get<SentMarker>(chunk, 'json');
+    for (const k of chunk) out.set(k, got.get(k) ?? null);
+  }
+  return out;
+}
+
+/** Records that a mail went out; written before the queue message is acknowledged. */
+export async function markSent(
+  kv: KVNamespace,
+  kind: SentKind,
+  id: string,
+  marker: SentMarker,
+): Promise<void> {
+  await kv.put(sentKey(kind, id), JSON.stringify(marker), { expirationTtl: SENT_TTL_S });
+}
+
+export interface PurgeResult {
+  scanned: number;
+  purged: number;
+  /** Set when the run stopped at its delete budget; the next run continues from here. */
+  cursor?: string;
+}
+
+/**
+ * Deletes pending leads registered before `cutoffMs`, with their confirmation marker.
+ * Reads only `list` metadata; stops after `maxDeletes` deletes (KV allows 1000 operations
+ * per invocation), returning the cursor to continue from.
+ */
+export async function purgeUnconfirmed(
+  kv: KVNamespace,
+  cutoffMs: number,
+  maxDeletes: number,
+  cursor?: string,
+): Promise<PurgeResult> {
+  let scanned = 0;
+  let purged = 0;
+  let next: string | undefined = cursor;
+  do {
+    const page: KVNamespaceListResult<LeadMetadata> = await kv.list<LeadMetadata>({
+      prefix: LEAD_PREFIX,
+      cursor: next,
+      limit: 1000,
+    });
+    scanned += page.keys.length;
+    const stale = page.keys.filter((k) => k.metadata?.s === 'pending' && Date.parse(k.metadata.c) < cutoffMs);
+    for (const k of stale) {
+      if (purged >= maxDeletes) return { scanned, purged, cursor: next };
+      const id = k.name.slice(LEAD_PREFIX.length);
+      await Promise.all([kv.delete(k.name), kv.delete(sentKey('confirm', id))]);
+      purged += 1;
+    }
+    next = page.list_complete ? undefined : page.cursor;
+  } while (next);
+  return { scanned, purged };
+}

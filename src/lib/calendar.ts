@@ -47,9 +47,53 @@ export interface IcsOptions {
   /** Minutes before the start for a display alarm. */
   alarmMinutes?: number;
   nowMs?: number;
+  /**
+   * Write DTSTART/DTEND as Europe/Berlin wall-clock times with a VTIMEZONE (mail
+   * invitations: calendars then show the German time even when the device is elsewhere).
+   * Default: UTC times.
+   */
+  timeZone?: 'Europe/Berlin';
 }
 
-/** A METHOD:PUBLISH calendar with one event, times in UTC (unambiguous across DST). */
+/** VTIMEZONE for Europe/Berlin with the EU rules (since 1996): last Sunday of March / October. */
+const BERLIN_VTIMEZONE = [
+  'BEGIN:VTIMEZONE',
+  'TZID:Europe/Berlin',
+  'BEGIN:DAYLIGHT',
+  'TZOFFSETFROM:+0100',
+  'TZOFFSETTO:+0200',
+  'TZNAME:CEST',
+  'DTSTART:19700329T020000',
+  'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
+  'END:DAYLIGHT',
+  'BEGIN:STANDARD',
+  'TZOFFSETFROM:+0200',
+  'TZOFFSETTO:+0100',
+  'TZNAME:CET',
+  'DTSTART:19701025T030000',
+  'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
+  'END:STANDARD',
+  'END:VTIMEZONE',
+];
+
+const berlinParts = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/Berlin',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** 20270318T190000: the Berlin wall-clock time of an instant. */
+function berlinStamp(ms: number): string {
+  const p = Object.fromEntries(berlinParts.formatToParts(ms).map((x) => [x.type, x.value]));
+  return `${p.year}${p.month}${p.day}T${p.hour}${p.minute}${p.second}`;
+}
+
+/** A METHOD:PUBLISH calendar with one event, times in UTC (unambiguous across DST) or Berlin time. */
 export function webinarIcs(config: WebinarConfig, options: IcsOptions): string {
   const { startMs, endMs } = scheduleOf(config.webinar);
   const lines = [
@@ -58,11 +102,12 @@ export function webinarIcs(config: WebinarConfig, options: IcsOptions): string {
     'PRODID:-//Webinar Landing//DE',
     'CALSCALE:GREGORIAN',
     'METHOD:PUBLISH',
+    ...(options.timeZone ? BERLIN_VTIMEZONE : []),
     'BEGIN:VEVENT',
     `UID:${options.uid}`,
     `DTSTAMP:${utcStamp(options.nowMs ?? Date.now())}`,
-    `DTSTART:${utcStamp(startMs)}`,
-    `DTEND:${utcStamp(endMs)}`,
+    options.timeZone ? `DTSTART;TZID=Europe/Berlin:${berlinStamp(startMs)}` : `DTSTART:${utcStamp(startMs)}`,
+    options.timeZone ? `DTEND;TZID=Europe/Berlin:${berlinStamp(endMs)}` : `DTEND:${utcStamp(endMs)}`,
     `SUMMARY:${icsText(config.webinar.title)}`,
     `DESCRIPTION:${icsText(options.description ?? config.webinar.subtitle)}`,
     `URL:${options.url}`,

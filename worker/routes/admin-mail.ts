@@ -1,0 +1,125 @@
+/**
+ * Ops routes for mail delivery (role `ops`, worker/auth.ts):
+ *
+ *   GET  /api/admin/mail/dead-letters        failed mail jobs with their reason, newest key order
+ *   POST /api/admin/mail/dead-letters/retry  `{ key }`: put the job back on the queue
+ *   GET  /api/admin/dev/outbox               local development only (DEV_OUTBOX="1" in
+ *                                            .dev.vars): the mails sent, newest first
+ *
+ * A retried job still goes through the consumer's once-only check, so retrying a job whose
+ * mail did go out after all sends nothing twice.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import * as v from 'valibot';
+import { appendAudit } from '../audit-log';
+import { requireRole, type AdminEnv } from '../auth';
+import { errorMessage, log } from '../log';
+import { deleteDeadLetter, DLQ_PREFIX, getDeadLetter, listDeadLetters } from '../mail/dead-letters';
+import { describeIssues, QueueJob } from '../mail/jobs';
+import { listOutbox, outboxEnabled } from '../mail/outbox';
+import { enqueueJob } from '../mail/producer';
+
+const RetryRequest = v.object({
+  key: v.pipe(
+    v.string('Bitte geben Sie den Schlüssel des Auftrags an.'),
+    v.regex(/^dlq:[a-z0-9]{1,20}:[A-Za-z0-9_-]{1,64}$/i, 'Der Schlüssel ist kein Auftrag der Fehlerliste.'),
+  ),
+});
+
+const MESSAGES = {
+  badJson: 'Die Anfrage enthält kein gültiges JSON.',
+  notFound: 'Diesen Auftrag gibt es in der Fehlerliste nicht (mehr).',
+  invalidJob: 'Dieser Auftrag ist ungültig und kann nicht erneut gesendet werden',
+  queueDown: 'Die Warteschlange ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.',
+  storeDown: 'Der Speicher ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.',
+  outboxOff: 'Der lokale Postausgang ist nur in der Entwicklung eingeschaltet (DEV_OUTBOX="1" in .dev.vars).',
+} as const;
+
+/** http(s) links in a mail's text part, for clicking through locally. */
+function linksOf(text: string): string[] {
+  return [...new Set(text.match(/https?:\/\/[^\s<>"]+/g) ?? [])];
+}
+
+export const adminMailRoutes = new Hono<AdminEnv>()
+  .get('/api/admin/mail/dead-letters', requireRole('ops'), async (c) => {
+    try {
+      const cursor = c.req.query('cursor');
+      const page = await listDeadLetters(c.env.LEADS, cursor && cursor.length <= 1000 ? cursor : undefined);
+      return c.json({ ok: true as const, ...page });
+    } catch (error) {
+      log.error('admin_mail.list_failed', { message: errorMessage(error) });
+      return c.json({ ok: false as const, error: MESSAGES.storeDown }, 503);
+    }
+  })
+  .post(
+    '/api/admin/mail/dead-letters/retry',
+    requireRole('ops'),
+    bodyLimit({
+      maxSize: 2048,
+      onError: (c) => c.json({ ok: false as const, error: 'Die Anfrage ist zu groß.' }, 413),
+    }),
+    async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        return c.json({ ok: false as const, error: MESSAGES.badJson }, 400);
+      }
+      const req = v.safeParse(RetryRequest, body);
+      if (!req.success) return c.json({ ok: false as const, error: describeIssues(req.issues) }, 400);
+      const key = req.output.key;
+      if (!key.startsWith(DLQ_PREFIX)) return c.json({ ok: false as const, error: MESSAGES.notFound }, 404);
+      let entry;
+      try {
+        entry = await getDeadLetter(c.env.LEADS, key);
+      } catch (error) {
+        log.error('admin_mail.read_failed', { message: errorMessage(error) });
+        return c.json({ ok: false as const, error: MESSAGES.storeDown }, 503);
+      }
+      if (!entry) return c.json({ ok: false as const, error: MESSAGES.notFound }, 404);
+      const job = v.safeParse(QueueJob, entry.body);
+      if (!job.success)
+        return c.json(
+          { ok: false as const, error: `${MESSAGES.invalidJob}: ${describeIssues(job.issues)}` },
+          422,
+        );
+      try {
+        await enqueueJob(c.env.MAIL_QUEUE, job.output);
+      } catch (error) {
+        log.error('admin_mail.retry_enqueue_failed', { message: errorMessage(error) });
+        return c.json({ ok: false as const, error: MESSAGES.queueDown }, 503);
+      }
+      // Enqueued first, deleted second: a failure in between leaves a stale entry, never a lost job.
+      await deleteDeadLetter(c.env.LEADS, key).catch((error) =>
+        log.error('admin_mail.delete_failed', { message: errorMessage(error) }),
+      );
+      const who = c.get('identity');
+      await appendAudit(c.env.LEADS, {
+        role: who.role,
+        id: who.id,
+        action: 'mail.retried',
+        detail: { kind: job.output.kind, type: job.output.type },
+      });
+      return c.json({ ok: true as const, requeued: key });
+    },
+  )
+  .get('/api/admin/dev/outbox', requireRole('ops'), async (c) => {
+    if (!outboxEnabled(c.env)) return c.json({ ok: false as const, error: MESSAGES.outboxOff }, 404);
+    const limit = Number(c.req.query('limit') ?? 50);
+    const mails = await listOutbox(c.env.LEADS, Number.isInteger(limit) ? limit : 50);
+    return c.json({
+      ok: true as const,
+      mails: mails.map((m) => ({
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+        html: m.html,
+        sentAt: m.sentAt,
+        kind: m.kind,
+        headers: m.headers,
+        attachments: m.attachments,
+        links: linksOf(m.text),
+      })),
+    });
+  });
