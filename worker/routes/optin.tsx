@@ -82,8 +82,8 @@ async function page(
 ) {
   const shell = await loadShell(c.env.ASSETS, new URL(c.req.url).origin, c.env.ENVIRONMENT === 'development');
   c.header('Cache-Control', 'no-store');
-  // The token is in the URL: never send it on as a Referer to the calendar sites.
-  c.header('Referrer-Policy', 'no-referrer');
+  // The token is in the URL; the site-wide Referrer-Policy (strict-origin-when-cross-origin)
+  // already keeps it from the calendar sites, which see only our origin.
   return c.html(
     renderSimple(shell, config, {
       title: `${heading} – ${config.seo.title}`,
