@@ -1,0 +1,381 @@
+/**
+ * Every field of WebinarConfig as a form, in the order a visitor meets them on the page:
+ * webinar, buttons, topics, speakers (add, remove, reorder, photo), giveaway, form texts,
+ * legal, SEO. Pure view: the draft, a setter and the errors come from MarketingApp.
+ */
+import { For, Index, Show } from 'solid-js';
+import type { Speaker, Topic, WebinarConfig } from '../../lib/webinar-config';
+import { NumberField, ParagraphsField, TextArea, TextField } from './fields';
+import { PhotoField, type UploadPhoto } from './photo-field';
+import { errorAt, type FieldErrors } from './validation';
+
+export type Path = (string | number)[];
+
+export interface ConfigFormProps {
+  draft: WebinarConfig;
+  errors: FieldErrors;
+  set: (path: Path, value: unknown) => void;
+  uploadPhoto: UploadPhoto;
+}
+
+const MAX_TOPICS = 6;
+const MAX_SPEAKERS = 12;
+
+function move<T>(list: T[], from: number, to: number): T[] {
+  const copy = [...list];
+  const [item] = copy.splice(from, 1);
+  copy.splice(to, 0, item);
+  return copy;
+}
+
+function newSpeakerId(existing: Speaker[]): string {
+  const taken = new Set(existing.map((s) => s.id));
+  for (;;) {
+    const id = `referent-${Math.random().toString(36).slice(2, 8)}`;
+    if (!taken.has(id)) return id;
+  }
+}
+
+/** Turns an empty optional text into "absent", as the schema expects. */
+const optional = (value: string) => (value.trim() === '' ? undefined : value);
+
+function ListError(props: { errors: FieldErrors; path: string }) {
+  return (
+    <Show when={errorAt(props.errors, props.path)}>
+      <p class="error" role="alert" id={`${props.path}-list-error`}>
+        {errorAt(props.errors, props.path)}
+      </p>
+    </Show>
+  );
+}
+
+function ItemButtons(props: {
+  index: number;
+  count: number;
+  what: string;
+  onMove: (to: number) => void;
+  onRemove: () => void;
+  minCount: number;
+}) {
+  return (
+    <div class="row item-actions">
+      <button
+        type="button"
+        class="secondary"
+        disabled={props.index === 0}
+        onClick={() => props.onMove(props.index - 1)}
+        aria-label={`Nach oben: ${props.what}`}
+      >
+        Nach oben
+      </button>
+      <button
+        type="button"
+        class="secondary"
+        disabled={props.index === props.count - 1}
+        onClick={() => props.onMove(props.index + 1)}
+        aria-label={`Nach unten: ${props.what}`}
+      >
+        Nach unten
+      </button>
+      <button
+        type="button"
+        class="secondary danger"
+        disabled={props.count <= props.minCount}
+        onClick={props.onRemove}
+        aria-label={`Entfernen: ${props.what}`}
+      >
+        Entfernen
+      </button>
+    </div>
+  );
+}
+
+export function ConfigForm(props: ConfigFormProps) {
+  const d = () => props.draft;
+  const text = (path: Path) => ({
+    path: path.join('.'),
+    errors: props.errors,
+    onInput: (value: string) => props.set(path, value),
+  });
+
+  return (
+    <div class="config-form">
+      <section class="card" aria-labelledby="sec-webinar">
+        <h2 id="sec-webinar">Webinar</h2>
+        <TextField {...text(['webinar', 'eyebrow'])} label="Dachzeile" value={d().webinar.eyebrow} />
+        <TextField {...text(['webinar', 'title'])} label="Titel" value={d().webinar.title} />
+        <TextArea
+          {...text(['webinar', 'subtitle'])}
+          label="Untertitel"
+          value={d().webinar.subtitle}
+          rows={3}
+        />
+        <TextField
+          {...text(['webinar', 'start'])}
+          label="Beginn"
+          hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T19:00:00+01:00 (Winterzeit +01:00, Sommerzeit +02:00)."
+          value={d().webinar.start}
+        />
+        <NumberField
+          path="webinar.durationMinutes"
+          errors={props.errors}
+          label="Dauer in Minuten"
+          min={15}
+          max={600}
+          value={d().webinar.durationMinutes}
+          onInput={(n) => props.set(['webinar', 'durationMinutes'], n)}
+        />
+        <p class="hint">Zeitzone: Europe/Berlin</p>
+        <TextField
+          {...text(['webinar', 'joinUrl'])}
+          type="url"
+          label="Teilnahme-Link"
+          hint="Wird nur per E-Mail verschickt, nie auf der Seite gezeigt."
+          value={d().webinar.joinUrl}
+        />
+        <TextField
+          path="webinar.replayUrl"
+          errors={props.errors}
+          type="url"
+          label="Aufzeichnungs-Link (optional)"
+          value={d().webinar.replayUrl}
+          onInput={(value) => props.set(['webinar', 'replayUrl'], optional(value))}
+        />
+      </section>
+
+      <section class="card" aria-labelledby="sec-cta">
+        <h2 id="sec-cta">Anmeldeknopf und Zusicherung</h2>
+        <TextField {...text(['cta'])} label="Text des Anmeldeknopfs" value={d().cta} />
+        <TextField {...text(['reassurance'])} label="Zusicherung unter dem Knopf" value={d().reassurance} />
+      </section>
+
+      <section class="card" aria-labelledby="sec-topics">
+        <h2 id="sec-topics">Themen</h2>
+        <TextField {...text(['topicsHeading'])} label="Überschrift der Themen" value={d().topicsHeading} />
+        <ListError errors={props.errors} path="topics" />
+        <ol class="items">
+          <Index each={d().topics}>
+            {(topic: () => Topic, i) => (
+              <li>
+                <fieldset>
+                  <legend>Thema {i + 1}</legend>
+                  <TextField {...text(['topics', i, 'title'])} label="Titel" value={topic().title} />
+                  <TextArea
+                    {...text(['topics', i, 'description'])}
+                    label="Beschreibung"
+                    value={topic().description}
+                  />
+                  <ItemButtons
+                    index={i}
+                    count={d().topics.length}
+                    minCount={1}
+                    what={`Thema ${i + 1}`}
+                    onMove={(to) => props.set(['topics'], move(d().topics, i, to))}
+                    onRemove={() =>
+                      props.set(
+                        ['topics'],
+                        d().topics.filter((_, k) => k !== i),
+                      )
+                    }
+                  />
+                </fieldset>
+              </li>
+            )}
+          </Index>
+        </ol>
+        <button
+          type="button"
+          class="secondary"
+          disabled={d().topics.length >= MAX_TOPICS}
+          onClick={() => props.set(['topics'], [...d().topics, { title: '', description: '' }])}
+        >
+          Thema hinzufügen
+        </button>
+      </section>
+
+      <section class="card" aria-labelledby="sec-speakers">
+        <h2 id="sec-speakers">Referenten</h2>
+        <TextField
+          {...text(['speakersHeading'])}
+          label="Überschrift der Referenten"
+          value={d().speakersHeading}
+        />
+        <ListError errors={props.errors} path="speakers" />
+        <ol class="items">
+          <Index each={d().speakers}>
+            {(speaker: () => Speaker, i) => (
+              <li>
+                <fieldset>
+                  <legend>
+                    Referent {i + 1}
+                    <Show when={speaker().name.trim()}>: {speaker().name}</Show>
+                  </legend>
+                  <TextField {...text(['speakers', i, 'name'])} label="Name" value={speaker().name} />
+                  <TextField {...text(['speakers', i, 'role'])} label="Rolle" value={speaker().role} />
+                  <TextArea {...text(['speakers', i, 'bio'])} label="Kurzbiografie" value={speaker().bio} />
+                  <PhotoField
+                    path={`speakers.${i}.photo`}
+                    errors={props.errors}
+                    speakerName={speaker().name}
+                    photo={speaker().photo}
+                    upload={props.uploadPhoto}
+                    onChange={(photo) => props.set(['speakers', i, 'photo'], photo)}
+                  />
+                  <ItemButtons
+                    index={i}
+                    count={d().speakers.length}
+                    minCount={1}
+                    what={speaker().name || `Referent ${i + 1}`}
+                    onMove={(to) => props.set(['speakers'], move(d().speakers, i, to))}
+                    onRemove={() =>
+                      props.set(
+                        ['speakers'],
+                        d().speakers.filter((_, k) => k !== i),
+                      )
+                    }
+                  />
+                </fieldset>
+              </li>
+            )}
+          </Index>
+        </ol>
+        <button
+          type="button"
+          class="secondary"
+          disabled={d().speakers.length >= MAX_SPEAKERS}
+          onClick={() =>
+            props.set(
+              ['speakers'],
+              [...d().speakers, { id: newSpeakerId(d().speakers), name: '', role: '', bio: '' }],
+            )
+          }
+        >
+          Referent hinzufügen
+        </button>
+      </section>
+
+      <section class="card" aria-labelledby="sec-giveaway">
+        <h2 id="sec-giveaway">Gewinnspiel</h2>
+        <TextField {...text(['giveaway', 'headline'])} label="Überschrift" value={d().giveaway.headline} />
+        <TextArea {...text(['giveaway', 'prize'])} label="Preis" value={d().giveaway.prize} />
+        <TextField
+          {...text(['giveaway', 'deadline'])}
+          label="Teilnahmeschluss"
+          hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T23:59:59+01:00."
+          value={d().giveaway.deadline}
+        />
+        <ParagraphsField
+          path="giveaway.terms"
+          errors={props.errors}
+          label="Teilnahmebedingungen"
+          value={d().giveaway.terms}
+          onInput={(list) => props.set(['giveaway', 'terms'], list)}
+        />
+      </section>
+
+      <section class="card" aria-labelledby="sec-form">
+        <h2 id="sec-form">Formulartexte</h2>
+        <TextField
+          {...text(['form', 'heading'])}
+          label="Überschrift des Formulars"
+          value={d().form.heading}
+        />
+        <TextArea
+          {...text(['form', 'privacyLabel'])}
+          label="Datenschutz-Einwilligung"
+          value={d().form.privacyLabel}
+        />
+        <TextArea
+          {...text(['form', 'giveawayLabel'])}
+          label="Gewinnspiel-Teilnahme"
+          value={d().form.giveawayLabel}
+        />
+        <TextArea
+          {...text(['form', 'newsletterLabel'])}
+          label="Newsletter-Einwilligung"
+          value={d().form.newsletterLabel}
+        />
+        <TextField
+          {...text(['form', 'consentVersion'])}
+          label="Version der Einwilligungstexte"
+          hint="Bitte erhöhen, sobald sich einer der drei Einwilligungstexte ändert (wird mit jeder Einwilligung gespeichert)."
+          value={d().form.consentVersion}
+        />
+        <TextField
+          {...text(['form', 'thankYouHeading'])}
+          label="Überschrift der Bestätigung"
+          value={d().form.thankYouHeading}
+        />
+        <TextArea
+          {...text(['form', 'thankYouText'])}
+          label="Text der Bestätigung"
+          value={d().form.thankYouText}
+        />
+        <TextField
+          {...text(['form', 'replayHeading'])}
+          label="Überschrift nach dem Webinar (Aufzeichnung anfordern)"
+          value={d().form.replayHeading}
+        />
+      </section>
+
+      <section class="card" aria-labelledby="sec-legal">
+        <h2 id="sec-legal">Impressum und Datenschutz</h2>
+        <TextField {...text(['legal', 'company'])} label="Firma" value={d().legal.company} />
+        <TextField
+          {...text(['legal', 'representative'])}
+          label="Vertretungsberechtigt"
+          value={d().legal.representative}
+        />
+        <TextField {...text(['legal', 'street'])} label="Straße und Hausnummer" value={d().legal.street} />
+        <TextField {...text(['legal', 'postalCode'])} label="Postleitzahl" value={d().legal.postalCode} />
+        <TextField {...text(['legal', 'city'])} label="Ort" value={d().legal.city} />
+        <TextField {...text(['legal', 'country'])} label="Land" value={d().legal.country} />
+        <TextField
+          {...text(['legal', 'email'])}
+          type="email"
+          label="Kontakt-E-Mail"
+          value={d().legal.email}
+        />
+        <For
+          each={
+            [
+              ['phone', 'Telefon (optional)'],
+              ['register', 'Registereintrag (optional)'],
+              ['vatId', 'USt-IdNr. (optional)'],
+            ] as const
+          }
+        >
+          {([key, label]) => (
+            <TextField
+              path={`legal.${key}`}
+              errors={props.errors}
+              label={label}
+              value={d().legal[key]}
+              onInput={(value) => props.set(['legal', key], optional(value))}
+            />
+          )}
+        </For>
+        <ParagraphsField
+          path="legal.privacy"
+          errors={props.errors}
+          label="Datenschutzhinweise"
+          rows={12}
+          value={d().legal.privacy}
+          onInput={(list) => props.set(['legal', 'privacy'], list)}
+        />
+      </section>
+
+      <section class="card" aria-labelledby="sec-seo">
+        <h2 id="sec-seo">Suchmaschinen (SEO)</h2>
+        <TextField {...text(['seo', 'title'])} label="Seitentitel" value={d().seo.title} />
+        <TextArea {...text(['seo', 'description'])} label="Beschreibung" value={d().seo.description} />
+        <TextField
+          {...text(['seo', 'siteUrl'])}
+          type="url"
+          label="Adresse der Seite"
+          value={d().seo.siteUrl}
+        />
+      </section>
+    </div>
+  );
+}
