@@ -11,6 +11,8 @@ import { Hono } from 'hono';
 import { errorMessage, log } from './log';
 import { adminRoutes } from './routes/admin';
 import { adminOpsRoutes } from './routes/admin-ops';
+import { adminConfigRoutes } from './routes/admin-config';
+import { mediaRoutes } from './routes/media';
 import { adminMailRoutes } from './routes/admin-mail';
 import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
@@ -24,7 +26,9 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/', optinRoutes)
   .route('/', adminMailRoutes)
   .route('/', adminRoutes)
-  .route('/', adminOpsRoutes);
+  .route('/', adminOpsRoutes)
+  .route('/', adminConfigRoutes)
+  .route('/', mediaRoutes);
 
 app.notFound(notFoundPage);
 app.onError((error, c) => {
