@@ -32,7 +32,12 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: 'worker', include: ['tests/worker/**/*.test.{ts,tsx}'] },
+        test: {
+          name: 'worker',
+          include: ['tests/worker/**/*.test.{ts,tsx}'],
+          // Records every console line of the worker; fails a file that logged personal data.
+          setupFiles: ['tests/worker/log-privacy-setup.ts'],
+        },
       },
       {
         plugins: [solid()],
