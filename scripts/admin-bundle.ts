@@ -1,21 +1,22 @@
 /**
- * Vite plugin (client build only): the admin bundle gets its own copy of Solid instead of
- * sharing a chunk with the visitor page.
+ * Vite plugin (client build only): the admin bundle shares no JavaScript chunk with the
+ * visitor page.
  *
- * Why: with two inputs (index.html, admin.html) Rolldown puts the modules both use into a
- * shared chunk, tree-shaken for the union of what both import. The visitor page would then
- * download the admin's part of Solid (`render`, `createResource`, `Switch`, …) and break
- * its 12 KB JavaScript budget. Giving the admin's Solid imports distinct module ids keeps
- * the graphs apart: visitors load exactly what they did before; the admin (never on the
- * same page) carries its own runtime. See docs/decisions/024-admin-bundle.md.
+ * Why: with two inputs (index.html, admin.html) Rolldown puts modules both graphs use
+ * (Solid, valibot, src/lib) into shared chunks, tree-shaken for the union of what both
+ * import. The visitor page would then download the admin's part of those libraries and
+ * break its 12 KB JavaScript budget. So every JS module reached from `src/admin/**` gets
+ * a distinct id (`?admin-copy`): the visitor graph is exactly what it was without the
+ * admin, and the admin (never on the same page) carries its own copies.
+ * See docs/decisions/024-admin-bundle.md.
  */
-import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Plugin } from 'vite';
 
-const PREFIX = '\0admin-copy:';
+const TAG = '?admin-copy';
 const ADMIN_DIR = resolve(process.cwd(), 'src/admin') + sep;
-const SOLID = /^solid-js(?:\/(?:web|store|h|html))?$/;
+/** Only script modules are copied; CSS and assets keep their normal pipeline. */
+const SCRIPT = /\.(?:[mc]?[jt]sx?)$/;
 
 export function separateAdminBundle(): Plugin {
   return {
@@ -24,15 +25,12 @@ export function separateAdminBundle(): Plugin {
     apply: 'build',
     applyToEnvironment: (environment) => environment.name === 'client',
     async resolveId(source, importer) {
-      if (!importer || !SOLID.test(source)) return null;
-      const fromAdminCopy = importer.startsWith(PREFIX);
-      if (!fromAdminCopy && !importer.startsWith(ADMIN_DIR)) return null;
-      const realImporter = fromAdminCopy ? importer.slice(PREFIX.length) : importer;
-      const resolved = await this.resolve(source, realImporter, { skipSelf: true });
-      return resolved ? PREFIX + resolved.id : null;
-    },
-    load(id) {
-      return id.startsWith(PREFIX) ? readFileSync(id.slice(PREFIX.length), 'utf8') : null;
+      if (!importer || source.includes('?') || source.startsWith('\0')) return null;
+      const cleanImporter = importer.replace(/\?.*$/, '');
+      if (!importer.endsWith(TAG) && !cleanImporter.startsWith(ADMIN_DIR)) return null;
+      const resolved = await this.resolve(source, cleanImporter, { skipSelf: true });
+      if (!resolved || resolved.external || !SCRIPT.test(resolved.id)) return null;
+      return resolved.id + TAG;
     },
   };
 }
