@@ -7,6 +7,9 @@ import { createResource, createSignal, For, Show } from 'solid-js';
 import { adminFetch, errorText, type AdminSession } from '../sign-in';
 import type { AuditEntryView, DrawRecord, OpsStats } from './api-types';
 import { DayChart } from './day-chart';
+// ---- mail slot (issue 5, mail engineer): dead letters and the dev outbox ----
+import { MailPanels } from './outbox-panel';
+// ---- end of mail slot ----
 
 const nf = new Intl.NumberFormat('de-DE');
 const pf = new Intl.NumberFormat('de-DE', { style: 'percent', maximumFractionDigits: 1 });
@@ -143,6 +146,8 @@ export function OpsApp(props: { session: AdminSession }) {
         draws={draws()?.draws ?? []}
         onDone={() => (refetchDraws(), refetchAudit())}
       />
+      {/* mail slot (issue 5): dead letters with retry, local outbox */}
+      <MailPanels session={props.session} />
 
       <section class="card" aria-labelledby="audit-heading">
         <div class="row" style={{ 'justify-content': 'space-between' }}>
