@@ -168,6 +168,12 @@ export function RegistrationForm(props: RegistrationFormProps) {
     }
   }
 
+  // Leaving a field for the submit button: the submit validates everything anyway, and a
+  // message appearing on blur would push the button away under the pointer, so the click
+  // landed elsewhere and the form was never sent.
+  const toSubmit = (e: FocusEvent) =>
+    (e.relatedTarget as HTMLElement | null)?.getAttribute('type') === 'submit';
+
   const describedBy = (field: RegistrationField, hint?: string) =>
     [hint, errors()[field] ? `${field}-error` : undefined].filter(Boolean).join(' ') || undefined;
 
@@ -268,7 +274,7 @@ export function RegistrationForm(props: RegistrationFormProps) {
                 set('email', e.currentTarget.value);
                 if (errors().email) checkField('email');
               }}
-              onBlur={() => values().email !== undefined && checkField('email')}
+              onBlur={(e) => !toSubmit(e) && values().email !== undefined && checkField('email')}
             />
             <FieldError field="email" />
           </div>
@@ -290,7 +296,7 @@ export function RegistrationForm(props: RegistrationFormProps) {
                 set('firstName', e.currentTarget.value);
                 if (errors().firstName) checkField('firstName');
               }}
-              onBlur={() => checkField('firstName')}
+              onBlur={(e) => !toSubmit(e) && checkField('firstName')}
             />
             <FieldError field="firstName" />
           </div>

@@ -3,14 +3,16 @@
  * benches.
  *
  * Each server gets its own local storage (a fresh temp dir passed to vite.config.ts as
- * WEBINAR_PERSIST_DIR), so tests never see each other's KV. The server runs in its own
+ * WEBINAR_PERSIST_DIR), so tests never see each other's KV, and its own copy of dist/
+ * (a snapshot taken at start), so a `vite build` that someone runs meanwhile cannot swap
+ * the hashed assets away under a running test. The server runs in its own
  * process group (`setsid`) because vite spawns workerd as a child that outlives vite when
  * only vite is killed; `stop()` signals the whole group.
  *
  * Assumes `npm run build` already ran.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +46,30 @@ export function nextPort() {
 }
 
 /**
+ * Copies dist/ into a temp dir laid out like the repository as `vite preview` sees it:
+ * the plugin finds the build through `.wrangler/deploy/config.json` under its working
+ * directory, workerd wants the worker's modules below that directory, and the content
+ * check in vite.config.ts reads `src/content/webinar.json` from it.
+ * @returns {string} the directory to run `vite preview` in
+ */
+function snapshotDist() {
+  const dir = mkdtempSync(join(tmpdir(), 'webinar-app-'));
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  mkdirSync(join(dir, '.wrangler/deploy'), { recursive: true });
+  // Written by `vite build`; its paths are relative (../../dist/…), so they hold in the copy.
+  const deployConfig = join(ROOT, '.wrangler/deploy/config.json');
+  if (existsSync(deployConfig)) cpSync(deployConfig, join(dir, '.wrangler/deploy/config.json'));
+  else
+    writeFileSync(
+      join(dir, '.wrangler/deploy/config.json'),
+      JSON.stringify({ configPath: '../../dist/webinar_landing/wrangler.json', auxiliaryWorkers: [] }),
+    );
+  mkdirSync(join(dir, 'src/content'), { recursive: true });
+  cpSync(join(ROOT, 'src/content/webinar.json'), join(dir, 'src/content/webinar.json'));
+  return dir;
+}
+
+/**
  * @typedef {object} RunningServer
  * @property {string} url        Origin without trailing slash, e.g. http://127.0.0.1:4300
  * @property {string} persistDir Directory holding this server's local KV (`<dir>/v3/kv`)
@@ -64,12 +90,24 @@ export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_0
   }
   port ??= nextPort();
   persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
+  const appDir = snapshotDist();
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
   const child = spawn(
     'setsid',
-    [process.execPath, vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+    [
+      process.execPath,
+      vite,
+      'preview',
+      '--config',
+      join(ROOT, 'vite.config.ts'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--strictPort',
+    ],
     {
-      cwd: ROOT,
+      cwd: appDir,
       env: { ...process.env, ...QUIET_ENV, WEBINAR_PERSIST_DIR: persistDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -104,13 +142,15 @@ export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_0
 
   const stop = async () => {
     process.removeListener('exit', onExit);
-    if (!groupAlive()) return;
-    killGroup('SIGTERM');
-    for (let i = 0; i < 50 && groupAlive(); i++) await sleep(100);
     if (groupAlive()) {
-      killGroup('SIGKILL');
-      for (let i = 0; i < 20 && groupAlive(); i++) await sleep(100);
+      killGroup('SIGTERM');
+      for (let i = 0; i < 50 && groupAlive(); i++) await sleep(100);
+      if (groupAlive()) {
+        killGroup('SIGKILL');
+        for (let i = 0; i < 20 && groupAlive(); i++) await sleep(100);
+      }
     }
+    rmSync(appDir, { recursive: true, force: true });
   };
 
   const url = `http://127.0.0.1:${port}`;
