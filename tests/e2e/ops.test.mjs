@@ -1,0 +1,182 @@
+/**
+ * The ops journey through the built app (vite preview → workerd) in real Chromium: sign in
+ * at /admin with the ops token, see the stats of the leads registered before, download
+ * the Excel-DE CSV and parse it back into exactly those leads; axe finds nothing on the
+ * sign-in form or the dashboard; the session cookie is HttpOnly/SameSite=Strict; no CSP
+ * violation. One server for the file with its own empty KV.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { AxeBuilder } from '@axe-core/playwright';
+import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
+import { listLeads } from '../helpers/kv.mjs';
+import { startServer } from '../helpers/server.mjs';
+
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+/** The local value from .dev.vars.example, which `vite preview` uses. */
+const OPS_TOKEN = 'dev-only-ops-token-0123456789abcdef';
+
+const LEADS = [
+  { email: 'e2e-ops-1@example.com', firstName: 'Jürgen', giveaway: true, utm_source: 'newsletter' },
+  { email: 'e2e-ops-2@example.com', firstName: "O'Brien", giveaway: false, utm_source: 'newsletter' },
+  { email: 'e2e-ops-3@example.com', firstName: 'Anna-Lena Weiß', giveaway: true, utm_source: 'facebook' },
+  { email: 'e2e-ops-4@example.com', firstName: '', giveaway: false },
+];
+
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let server;
+
+before(async () => {
+  server = await startServer();
+  for (const lead of LEADS) {
+    const res = await fetch(`${server.url}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...lead, privacy: true }),
+    });
+    assert.equal(res.status, 200, await res.text());
+  }
+});
+
+after(async () => {
+  await server?.stop();
+  server?.cleanup();
+});
+
+/** RFC 4180 with a chosen separator (quotes, doubled quotes, CRLF). */
+function parseCsv(text, sep) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === sep) {
+      row.push(field);
+      field = '';
+    } else if (ch === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else field += ch;
+  }
+  if (field || row.length) rows.push([...row, field]);
+  return rows;
+}
+
+async function axeViolations(page) {
+  const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+describe('ops at /admin', () => {
+  it('signs in, sees the stats, downloads the Excel-DE CSV that parses back into the leads', async () => {
+    const context = await launchBrowser({ viewport: VIEWPORTS.desktop });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems = [];
+      page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
+      page.on('pageerror', (error) => problems.push(error.message));
+
+      await page.goto(`${server.url}/admin`);
+      const tokenField = page.getByLabel('Zugangsschlüssel');
+      await tokenField.waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'axe on the sign-in form');
+
+      // A wrong key: German message, announced, no cookie.
+      await tokenField.fill('falsch-falsch-falsch');
+      await page.getByRole('button', { name: 'Anmelden' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Der Zugangsschlüssel ist falsch.' }).waitFor();
+      assert.equal((await context.cookies()).length, 0);
+
+      await tokenField.fill(OPS_TOKEN);
+      await page.getByRole('button', { name: 'Anmelden' }).click();
+      await page.getByRole('heading', { name: 'Kennzahlen' }).waitFor();
+      await page
+        .getByTestId('total')
+        .filter({ hasText: String(LEADS.length) })
+        .waitFor();
+      assert.match(await page.locator('.kpis').innerText(), /Gewinnspiel-Teilnahmen\s+2/);
+      const sourceTable = await page.getByRole('table', { name: 'Nach UTM-Quelle' }).innerText();
+      assert.match(sourceTable, /newsletter\s+2/);
+      assert.match(sourceTable, /facebook\s+1/);
+      assert.equal(await page.locator('.chart svg[role="img"] rect').count(), 1, 'one day, one bar');
+
+      const [cookie] = await context.cookies();
+      assert.equal(cookie.name, '__Host-admin_session');
+      assert.equal(cookie.httpOnly, true);
+      assert.equal(cookie.sameSite, 'Strict');
+      assert.equal(cookie.value.includes(OPS_TOKEN), false);
+
+      assert.deepEqual(await axeViolations(page), [], 'axe on the dashboard');
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Excel (CSV, deutsch) herunterladen' }).click(),
+      ]);
+      assert.match(download.suggestedFilename(), /^leads-excel-\d{4}-\d{2}-\d{2}\.csv$/);
+      const bytes = readFileSync(await download.path());
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+      const rows = parseCsv(bytes.subarray(3).toString('utf8'), ';');
+      assert.deepEqual(rows[0].slice(0, 4), ['ID', 'E-Mail', 'Vorname', 'Status']);
+      const byEmail = new Map(rows.slice(1).map((r) => [r[1], r]));
+      assert.equal(byEmail.size, LEADS.length);
+
+      // The same leads as in KV: id, address, name, giveaway entry.
+      const stored = await listLeads(server.persistDir);
+      assert.equal(stored.length, LEADS.length);
+      for (const lead of LEADS) {
+        const row = byEmail.get(lead.email);
+        assert.ok(row, lead.email);
+        const kv = stored.find((k) => k.metadata.e === lead.email);
+        assert.equal(row[0], kv.name.slice('lead:'.length));
+        assert.equal(row[2], lead.firstName);
+        assert.equal(row[3], 'unbestätigt');
+        assert.equal(row[7], lead.giveaway ? 'ja' : 'nein');
+        assert.equal(row[9], lead.utm_source ?? '');
+      }
+
+      await page.getByRole('button', { name: 'Abmelden' }).click();
+      await page.getByLabel('Zugangsschlüssel').waitFor();
+      // The 401s of "who is signed in?" before sign-in and of the wrong key are expected.
+      const unexpected = problems.filter((p) => !/Failed to load resource: .*401/.test(p));
+      assert.deepEqual(unexpected, [], 'no other console error, no CSP violation');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('at phone size the dashboard has no horizontal scrolling and the marketing role sees no lead', async () => {
+    const context = await launchBrowser({ viewport: VIEWPORTS.phone });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${server.url}/admin`);
+      await page.getByLabel('Zugangsschlüssel').fill('dev-only-marketing-token-0123456789abcdef');
+      await page.getByRole('button', { name: 'Anmelden' }).click();
+      await page.getByRole('button', { name: 'Abmelden' }).waitFor();
+      assert.equal(await page.getByText('e2e-ops-1@example.com').count(), 0);
+      assert.equal(await page.getByRole('heading', { name: 'Kennzahlen' }).count(), 0);
+      const res = await page.evaluate(async () => (await fetch('/api/admin/stats')).status);
+      assert.equal(res, 403);
+      await page.getByRole('button', { name: 'Abmelden' }).click();
+
+      await page.getByLabel('Zugangsschlüssel').fill(OPS_TOKEN);
+      await page.getByRole('button', { name: 'Anmelden' }).click();
+      await page.getByTestId('total').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
+    } finally {
+      await context.close();
+    }
+  });
+});
