@@ -1,6 +1,8 @@
+import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { csvField, neutralise, parseSince } from '../../worker/lead-export';
-import { fakeId, MARKETING, meta, MemoryKV, OPS, request, seedLead } from './admin-helpers';
+import { fakeId, MARKETING, meta, MemoryKV, OPS, ORIGIN, request, seedLead } from './admin-helpers';
+import { postJson, uniqueEmail } from './helpers';
 
 /** A small RFC 4180 parser (quotes, doubled quotes, CRLF and newlines inside quotes). */
 function parseCsv(text: string, sep: string): string[][] {
@@ -283,6 +285,25 @@ describe('GET /api/admin/leads', () => {
     expect((await request('/api/admin/leads', { headers: MARKETING() }, { LEADS: kv })).status).toBe(403);
     expect((await request('/api/admin/leads', {}, { LEADS: kv })).status).toBe(401);
     expect(kv.counts.list).toBe(0);
+  });
+});
+
+describe('GET /api/admin/leads against the real KV binding', () => {
+  it('exports a lead registered through the form', async () => {
+    const email = uniqueEmail('echt');
+    await postJson({ email, privacy: true, firstName: 'Käthe', giveaway: true, utm_source: 'podcast' });
+    const res = await SELF.fetch(`${ORIGIN}/api/admin/leads?format=ndjson&giveaway=1`, { headers: OPS() });
+    expect(res.status).toBe(200);
+    const rows = (await res.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.find((r) => r.email === email)).toMatchObject({
+      firstName: 'Käthe',
+      status: 'pending',
+      giveaway: true,
+      utm_source: 'podcast',
+    });
   });
 });
 

@@ -153,7 +153,14 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
       // Corrupt metadata cannot be reported in the body once streaming has begun (a CSV
       // has no trailer); it goes to the worker log and the audit entry.
       if (r.skipped) log.warn('export.skipped_corrupt', { skipped: r.skipped, format: q.format });
-      log.info('export.done', { rows: r.rows, listCalls: r.listCalls, complete: r.complete });
+      log.info('export.done', {
+        format: q.format,
+        rows: r.rows,
+        skipped: r.skipped,
+        listCalls: r.listCalls,
+        getCalls: r.getCalls,
+        complete: r.complete,
+      });
       await appendAudit(kv, {
         role: who.role,
         id: who.id,
