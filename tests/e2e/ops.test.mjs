@@ -6,12 +6,17 @@
  * violation. One server for the file with its own empty KV.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
 import { listLeads } from '../helpers/kv.mjs';
-import { startServer } from '../helpers/server.mjs';
+import { ROOT, startServer } from '../helpers/server.mjs';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 /** The local value from .dev.vars.example, which `vite preview` uses. */
@@ -177,6 +182,103 @@ describe('ops at /admin', () => {
       assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
     } finally {
       await context.close();
+    }
+  });
+});
+
+describe('npm run leads:export (CLI)', () => {
+  const run = promisify(execFile);
+  /** Runs the CLI with tsx; resolves with { code, stdout, stderr } whatever the exit code. */
+  async function cli(args) {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/leads-export.ts'), ...args],
+        { cwd: ROOT },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      return { code: error.code, stdout: error.stdout, stderr: error.stderr };
+    }
+  }
+
+  it('writes the NDJSON export and reports the count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leads-cli-'));
+    try {
+      const out = join(dir, 'leads.ndjson');
+      const r = await cli(['--url', server.url, '--token', OPS_TOKEN, '--out', out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`${LEADS.length} Leads nach`));
+      const lines = readFileSync(out, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.email).sort(), LEADS.map((l) => l.email).sort());
+      assert.deepEqual(readdirSync(dir), ['leads.ndjson'], 'no temp file left');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits non-zero with a clear message and leaves no file on auth or network failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leads-cli-'));
+    try {
+      const out = join(dir, 'leads.csv');
+      const auth = await cli(['--url', server.url, '--token', 'falsch-falsch-falsch', '--out', out]);
+      assert.equal(auth.code, 2);
+      assert.match(auth.stderr, /Zugriff verweigert \(401\)/);
+      const marketing = await cli([
+        '--url',
+        server.url,
+        '--token',
+        'dev-only-marketing-token-0123456789abcdef',
+        '--out',
+        out,
+      ]);
+      assert.equal(marketing.code, 2);
+      assert.match(marketing.stderr, /Zugriff verweigert \(403\)/);
+      const badFilter = await cli([
+        '--url',
+        server.url,
+        '--token',
+        OPS_TOKEN,
+        '--out',
+        out,
+        '--since',
+        'gestern',
+      ]);
+      assert.equal(badFilter.code, 2);
+      assert.match(badFilter.stderr, /Ungültiges Datum/);
+      const network = await cli(['--url', 'http://127.0.0.1:9', '--token', OPS_TOKEN, '--out', out]);
+      assert.equal(network.code, 3);
+      assert.match(network.stderr, /Server nicht erreichbar/);
+      assert.equal(existsSync(out), false);
+      assert.deepEqual(readdirSync(dir), []);
+
+      // A download that breaks off after some rows: no file, not even a partial one.
+      const broken = createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/csv' });
+        res.write('id,email\r\n1,a@example.com\r\n');
+        setTimeout(() => res.socket.destroy(), 100);
+      });
+      await new Promise((r) => broken.listen(0, '127.0.0.1', r));
+      try {
+        const cut = await cli([
+          '--url',
+          `http://127.0.0.1:${broken.address().port}`,
+          '--token',
+          OPS_TOKEN,
+          '--out',
+          out,
+        ]);
+        assert.equal(cut.code, 3);
+        assert.match(cut.stderr, /Der Download brach ab; es wurde keine Datei geschrieben/);
+        assert.deepEqual(readdirSync(dir), []);
+      } finally {
+        broken.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -213,6 +213,24 @@ describe('Cloudflare Access JWT', () => {
     expect(res.status).toBe(403);
   });
 
+  it('requires the CSRF header for an Access-authenticated mutation (Access rides on a cookie)', async () => {
+    stubJwks();
+    const token = await jwt();
+    const erase = (headers: Record<string, string>) =>
+      app.request(
+        '/api/admin/leads/erase',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'cf-access-jwt-assertion': token, ...headers },
+          body: JSON.stringify({ email: 'niemand@beispiel.de' }),
+        },
+        accessEnv(),
+      );
+    expect((await erase({})).status).toBe(403);
+    const { csrf } = (await (await me(token)).json()) as { csrf: string };
+    expect((await erase({ 'x-csrf-token': csrf })).status).toBe(200);
+  });
+
   it('ignores the header entirely while Access is not configured', async () => {
     const res = await SELF.fetch(`${ORIGIN}/api/admin/me`, {
       headers: { 'cf-access-jwt-assertion': 'anything' },
