@@ -50,11 +50,15 @@ export function nextPort() {
  * the plugin finds the build through `.wrangler/deploy/config.json` under its working
  * directory, workerd wants the worker's modules below that directory, and the content
  * check in vite.config.ts reads `src/content/webinar.json` from it.
+ * @param {Record<string, string>} [extraAssets] more static files for dist/client (name → content)
  * @returns {string} the directory to run `vite preview` in
  */
-function snapshotDist() {
+function snapshotDist(extraAssets = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'webinar-app-'));
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  for (const [name, body] of Object.entries(extraAssets)) {
+    writeFileSync(join(dir, 'dist/client', name), body);
+  }
   mkdirSync(join(dir, '.wrangler/deploy'), { recursive: true });
   // Written by `vite build`; its paths are relative (../../dist/…), so they hold in the copy.
   const deployConfig = join(ROOT, '.wrangler/deploy/config.json');
@@ -81,16 +85,18 @@ function snapshotDist() {
 
 /**
  * Start `vite preview` on the built app and wait until `/` answers.
- * @param {{ port?: number, persistDir?: string, env?: Record<string,string>, timeoutMs?: number }} [options]
+ * `extraAssets` adds static files to the copy of dist/client (served by Workers Static
+ * Assets like the real ones, e.g. the Lighthouse floor page).
+ * @param {{ port?: number, persistDir?: string, env?: Record<string,string>, timeoutMs?: number, extraAssets?: Record<string,string> }} [options]
  * @returns {Promise<RunningServer>}
  */
-export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_000 } = {}) {
+export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_000, extraAssets } = {}) {
   if (!existsSync(join(ROOT, 'dist/webinar_landing/wrangler.json'))) {
     throw new Error('dist/ is missing: run `npm run build` before the e2e tests or benches.');
   }
   port ??= nextPort();
   persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
-  const appDir = snapshotDist();
+  const appDir = snapshotDist(extraAssets);
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
   const child = spawn(
     'setsid',
