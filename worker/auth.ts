@@ -22,7 +22,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { appendAudit } from './audit-log';
-import { log } from './log';
+import { errorMessage, log } from './log';
+import { clientIp } from './request-context';
 
 export type Role = 'ops' | 'marketing';
 export const ROLES: readonly Role[] = ['ops', 'marketing'];
@@ -287,7 +288,7 @@ export async function authenticate(
 }
 
 /** A JSON refusal with `Cache-Control: no-store`. */
-export function refuse(c: Context, status: 401 | 403 | 400 | 409 | 500 | 503, message: string) {
+export function refuse(c: Context, status: 400 | 401 | 403 | 409 | 429 | 500 | 503, message: string) {
   c.header('Cache-Control', 'no-store');
   return c.json({ ok: false as const, error: message }, status);
 }
@@ -301,12 +302,33 @@ export function originAllowed(c: Context): boolean {
   return origin === new URL(c.req.url).origin;
 }
 
+/**
+ * One unit of the per-IP budget for sign-in attempts and audited refusals
+ * (`ADMIN_AUTH_LIMITER`, 10 a minute). Fails open: a broken limiter must not lock ops out.
+ * @returns false when the client is over its budget.
+ */
+export async function takeAuthBudget(c: Context): Promise<boolean> {
+  const limiter = (c.env as { ADMIN_AUTH_LIMITER?: RateLimit }).ADMIN_AUTH_LIMITER;
+  if (!limiter) return true;
+  try {
+    return (await limiter.limit({ key: clientIp(c) })).success;
+  } catch (error) {
+    log.error('auth.ratelimit_failed', { message: errorMessage(error) });
+    return true;
+  }
+}
+
 async function recordFailure(c: Context<AdminEnv>, f: Failure) {
   const path = new URL(c.req.url).pathname;
   log.warn('auth.refused', { path, status: f.status, reason: f.reason });
   // An unauthenticated visit (no credential) is only logged: it is not an action, and
-  // writing KV for every anonymous request would hand out free writes.
+  // writing KV for every anonymous request would hand out free writes. For the same
+  // reason a client past its per-IP budget is only logged, not audited, from then on.
   if (f.reason === 'missing') return;
+  if (!(await takeAuthBudget(c))) {
+    log.warn('auth.refused_unaudited', { path, reason: f.reason });
+    return;
+  }
   await appendAudit(c.env.LEADS, {
     role: f.role ?? 'none',
     id: f.id ?? 'anonymous',

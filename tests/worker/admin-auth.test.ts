@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
 import { readAudit } from '../../worker/audit-log';
 import { resetAccessKeyCache } from '../../worker/auth';
+import { uniqueIp } from './helpers';
 
 const ORIGIN = 'https://webinar.test';
 const OPS = env.OPS_TOKEN;
@@ -14,10 +15,10 @@ afterEach(() => {
   resetAccessKeyCache();
 });
 
-async function signIn(token: string) {
+async function signIn(token: string, ip = uniqueIp()) {
   const res = await SELF.fetch(`${ORIGIN}/api/admin/session`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin: ORIGIN },
+    headers: { 'content-type': 'application/json', origin: ORIGIN, 'cf-connecting-ip': ip },
     body: JSON.stringify({ token }),
   });
   return res;
@@ -56,6 +57,17 @@ describe('POST /api/admin/session (sign-in)', () => {
     const failure = entries.find((e) => e.action === 'session.failed');
     expect(failure).toBeDefined();
     expect(JSON.stringify(entries)).not.toContain(wrong);
+  });
+
+  it('allows 10 attempts a minute per IP, then answers 429 even for the right token', async () => {
+    const ip = uniqueIp();
+    for (let i = 0; i < 10; i++) expect((await signIn('falsch-' + i, ip)).status).toBe(401);
+    const limited = await signIn(OPS, ip);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expect(limited.headers.get('set-cookie')).toBeNull();
+    expect(((await limited.json()) as { error: string }).error).toMatch(/Zu viele Anmeldeversuche/);
+    expect((await signIn(OPS)).status).toBe(200); // another address is not affected
   });
 
   it('rejects an empty token and malformed JSON with 400', async () => {

@@ -6,6 +6,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { app } from '../../worker/app';
 import { LEAD_PREFIX, leadId, type LeadMetadata } from '../../worker/lead-store';
+import { uniqueIp } from './helpers';
 
 export const ORIGIN = 'https://webinar.test';
 
@@ -97,7 +98,7 @@ export const MARKETING = () => bearer(env.MARKETING_TOKEN);
 export async function session(token: string): Promise<{ cookie: string; csrf: string }> {
   const res = await SELF.fetch(`${ORIGIN}/api/admin/session`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin: ORIGIN },
+    headers: { 'content-type': 'application/json', origin: ORIGIN, 'cf-connecting-ip': uniqueIp() },
     body: JSON.stringify({ token }),
   });
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status}`);
@@ -111,12 +112,19 @@ export function request(
   init: RequestInit = {},
   kvs: { LEADS?: MemoryKV; CONTENT?: MemoryKV } = {},
 ): Promise<Response> {
+  // A fresh client IP per request, so the per-IP auth budget does not couple tests.
+  const headers = new Headers(init.headers);
+  if (!headers.has('cf-connecting-ip')) headers.set('cf-connecting-ip', uniqueIp());
   return Promise.resolve(
-    app.request(`${ORIGIN}${path}`, init, {
-      ...env,
-      ...(kvs.LEADS ? { LEADS: kvs.LEADS.asKv() } : {}),
-      ...(kvs.CONTENT ? { CONTENT: kvs.CONTENT.asKv() } : {}),
-    }),
+    app.request(
+      `${ORIGIN}${path}`,
+      { ...init, headers },
+      {
+        ...env,
+        ...(kvs.LEADS ? { LEADS: kvs.LEADS.asKv() } : {}),
+        ...(kvs.CONTENT ? { CONTENT: kvs.CONTENT.asKv() } : {}),
+      },
+    ),
   );
 }
 

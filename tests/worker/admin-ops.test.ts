@@ -89,6 +89,16 @@ describe('ops routes: roles', () => {
   });
 });
 
+describe('audit flood protection', () => {
+  it('audits at most 10 refusals a minute from one IP, and still refuses the rest', async () => {
+    const kv = new MemoryKV();
+    const headers = { authorization: 'Bearer guess-guess-guess', 'cf-connecting-ip': '203.0.113.77' };
+    for (let i = 0; i < 13; i++)
+      expect((await request('/api/admin/stats', { headers }, { LEADS: kv })).status).toBe(401);
+    expect([...kv.data.keys()].filter((k) => k.startsWith('audit:'))).toHaveLength(10);
+  });
+});
+
 describe('CSRF on cookie-authenticated mutations', () => {
   const erase = (headers: Record<string, string>) =>
     SELF.fetch(`${ORIGIN}/api/admin/leads/erase`, postJsonInit({ email: uniqueEmail('csrf') }, headers));

@@ -24,6 +24,7 @@ import {
   refuse,
   roleOfToken,
   setSessionCookie,
+  takeAuthBudget,
   type AdminEnv,
   type AuthVars,
 } from '../auth';
@@ -42,6 +43,7 @@ const MESSAGES = {
   badJson: 'Die Anfrage enthält kein gültiges JSON.',
   wrongToken: 'Der Zugangsschlüssel ist falsch.',
   tooLarge: 'Die Anfrage ist zu groß.',
+  tooMany: 'Zu viele Anmeldeversuche. Bitte warten Sie eine Minute und versuchen Sie es dann erneut.',
 } as const;
 
 let adminShell: Promise<string> | undefined;
@@ -91,6 +93,12 @@ export const adminRoutes = new Hono<AdminEnv>()
       const envVars = c.env as unknown as AuthVars;
       if (!envVars.SESSION_SECRET || envVars.SESSION_SECRET.length < 16)
         return refuse(c, 500, AUTH_MESSAGES.notConfigured);
+      // Every attempt counts (10 a minute per IP): guessing stays slow, the audit log small.
+      if (!(await takeAuthBudget(c))) {
+        log.warn('auth.sign_in_throttled');
+        c.header('Retry-After', '60');
+        return refuse(c, 429, MESSAGES.tooMany);
+      }
       const role = await roleOfToken(envVars, parsed.output.token);
       if (!role) {
         log.warn('auth.sign_in_failed');
