@@ -8,7 +8,8 @@ export function DayChart(props: { days: { day: string; count: number }[] }) {
   const H = 200;
   const PAD = 24;
   const max = () => Math.max(1, ...props.days.map((d) => d.count));
-  const barW = () => (W - PAD * 2) / Math.max(1, props.days.length);
+  // Capped so a handful of days does not turn into a few wall-wide blocks.
+  const barW = () => Math.min(48, (W - PAD * 2) / Math.max(1, props.days.length));
   const label = (day: string) => df.format(new Date(`${day}T00:00:00Z`));
   const summary = () =>
     props.days.length
