@@ -88,6 +88,13 @@ export function metadataOf(record: LeadRecord): LeadMetadata {
   if (record.source.utm_source) m.us = record.source.utm_source.slice(0, META_UTM_MAX);
   if (record.source.utm_medium) m.um = record.source.utm_medium.slice(0, META_UTM_MAX);
   if (record.source.utm_campaign) m.uc = record.source.utm_campaign.slice(0, META_UTM_MAX);
+  // UTM values may hold anything; control characters take 6 bytes each in JSON, so three
+  // of them could push a long address past KV's 1024-byte limit and fail every put (503).
+  // Drop UTM fields until it fits; the record keeps them in full.
+  for (const k of ['uc', 'um', 'us'] as const) {
+    if (new TextEncoder().encode(JSON.stringify(m)).byteLength <= METADATA_MAX_BYTES) break;
+    delete m[k];
+  }
   return m;
 }
 

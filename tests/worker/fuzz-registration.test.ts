@@ -18,7 +18,14 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REGISTRATION_FIELDS, validateRegistration } from '../../src/lib/registration';
 import { app } from '../../worker/app';
-import { LEAD_PREFIX, leadId } from '../../worker/lead-store';
+import {
+  LEAD_PREFIX,
+  leadId,
+  METADATA_MAX_BYTES,
+  metadataOf,
+  type LeadMetadata,
+  type LeadRecord,
+} from '../../worker/lead-store';
 import {
   anyString,
   checkboxValue,
@@ -411,4 +418,89 @@ describe('POST /api/register under generated bodies', () => {
     );
     await expectStorage(before, ledger);
   }, 120_000);
+});
+
+describe('regressions found by fuzzing', () => {
+  // Longest address the schema accepts (254 characters).
+  const longEmail = (tag: string) =>
+    `${tag}.${Date.now()}.${'a'.repeat(40)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.de`.slice(
+      -254,
+    );
+
+  it('stores a long address with UTM values full of control characters (metadata stayed over 1024 bytes: 503)', async () => {
+    const email = longEmail('utm');
+    const res = await post(
+      JSON.stringify({
+        email,
+        firstName: '𝔸'.repeat(25),
+        privacy: true,
+        utm_source: '\u0001'.repeat(200),
+        utm_medium: '\u0000'.repeat(200),
+        utm_campaign: '\ud800'.repeat(200),
+      }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    const key = LEAD_PREFIX + (await leadId(email, env.LEAD_KEY_SECRET));
+    const { value, metadata } = await env.LEADS.getWithMetadata<LeadRecord, LeadMetadata>(key, 'json');
+    expect(value!.source.utm_source).toBe('\u0001'.repeat(200)); // the record keeps them in full
+    expect(new TextEncoder().encode(JSON.stringify(metadata)).byteLength).toBeLessThanOrEqual(
+      METADATA_MAX_BYTES,
+    );
+    expect(metadata!.e).toBe(email);
+  });
+
+  it('keeps metadata within 1024 bytes for every registration the schema accepts (2,000 records)', () => {
+    const utm = fc.oneof(
+      anyString,
+      nastyString,
+      fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '"', '\\', '😀'), maxLength: 200 }),
+    );
+    fc.assert(
+      fc.property(
+        utm,
+        utm,
+        utm,
+        fc.constantFrom('𝔸'.repeat(25), 'Ḁ'.repeat(50), 'Anna', ''),
+        (us, um, uc, firstName) => {
+          const checked = validateRegistration({
+            email: longEmail('meta'),
+            firstName,
+            privacy: true,
+            utm_source: us,
+            utm_medium: um,
+            utm_campaign: uc,
+          });
+          if (!checked.ok) return;
+          const at = new Date().toISOString();
+          const r = checked.value;
+          const record: LeadRecord = {
+            schema: 1,
+            id: 'f'.repeat(64),
+            email: r.email,
+            firstName: r.firstName,
+            status: 'confirmed',
+            createdAt: at,
+            updatedAt: at,
+            confirmedAt: at,
+            phase: 'before',
+            consents: {
+              privacy: { at, textVersion: 'v' },
+              giveaway: { at, textVersion: 'v' },
+              newsletter: { at, textVersion: 'v' },
+            },
+            source: { utm_source: r.utm_source, utm_medium: r.utm_medium, utm_campaign: r.utm_campaign },
+            proof: { registration: { at, ip: '', userAgent: '' } },
+          };
+          const m = metadataOf(record);
+          expect(new TextEncoder().encode(JSON.stringify(m)).byteLength).toBeLessThanOrEqual(
+            METADATA_MAX_BYTES,
+          );
+          expect(m.e).toBe(r.email);
+          expect(m.n ?? '').toBe(r.firstName);
+        },
+      ),
+      fcOptions(2_000),
+    );
+  });
 });
