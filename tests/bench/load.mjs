@@ -345,6 +345,7 @@ async function cpuPerRegistration(log) {
 const REPORT_TESTS = [
   'tests/worker/fuzz-registration.test.ts',
   'tests/worker/fuzz-duplicate-storm.test.ts',
+  'tests/worker/fuzz-links-and-admin.test.ts',
   'tests/worker/security-body-limits.test.ts',
   'tests/worker/security-routes.test.ts',
   'tests/worker/log-privacy.test.ts',

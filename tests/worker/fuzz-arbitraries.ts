@@ -273,7 +273,12 @@ const SCRIPT = /<script\b([^>]*)>([\s\S]*?)<\/script\s*>/gi;
  * attribute other than a form field's `value`, or inside a script that is not a valid
  * JSON data block. An empty list means every reflection is inert.
  */
-export function unsafeReflections(html: string, markers: string[]): string[] {
+export function unsafeReflections(
+  html: string,
+  markers: string[],
+  /** Which quoted attributes may carry a marker; by default only a form field's `value`. */
+  allowAttribute: (name: string, value: string) => boolean = (name) => name === 'value',
+): string[] {
   const found: string[] = [];
   if (!markers.length) return found;
   const hasMarker = (s: string) => markers.find((m) => s.includes(m));
@@ -283,7 +288,10 @@ export function unsafeReflections(html: string, markers: string[]): string[] {
     for (const attr of attrs.matchAll(ATTR)) {
       const [, attrName, rawValue = ''] = attr;
       if (hasMarker(attrName)) found.push(`attribute name: ${tag[0].slice(0, 160)}`);
-      if (hasMarker(rawValue) && !(attrName.toLowerCase() === 'value' && rawValue.startsWith('"')))
+      if (
+        hasMarker(rawValue) &&
+        !(rawValue.startsWith('"') && allowAttribute(attrName.toLowerCase(), rawValue))
+      )
         found.push(`attribute ${attrName}: ${tag[0].slice(0, 160)}`);
     }
   }
@@ -379,3 +387,30 @@ const mostlyValidEntries = fc
 
 /** Key/value pairs of a JSON object, in order; keys may repeat and include `__proto__`. */
 export const registrationEntries = fc.oneof(randomEntries, mostlyValidEntries);
+
+const URL_ATTRIBUTES = new Set([
+  'href',
+  'src',
+  'action',
+  'formaction',
+  'srcset',
+  'poster',
+  'data',
+  'xlink:href',
+]);
+
+/**
+ * For text the marketing team writes (config): any quoted attribute may carry it (alt,
+ * title, content, aria-label…), but never an event handler, a style, or a URL attribute
+ * whose value starts with a script scheme.
+ */
+export function contentAttributeAllowed(name: string, quotedValue: string): boolean {
+  if (name.startsWith('on') || name === 'style') return false;
+  const value = quotedValue
+    .slice(1, -1)
+    .replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    .replace(/&colon;/gi, ':')
+    .replace(/[\u0000-\u0020]/g, '');
+  return !(URL_ATTRIBUTES.has(name) && /^(javascript|vbscript|data):/i.test(value));
+}
