@@ -46,10 +46,10 @@ const floorHeaders = (paths) =>
 
 /** The HTML of `/` with every script but JSON-LD removed: the page as a static file. */
 function staticCopyOf(html) {
+  // Module script, Solid's inline hydration bootstrap, island props: all but JSON-LD.
   return html
-    .replace(/<script type="module"[^>]*><\/script>/g, '')
-    .replace(/<link rel="modulepreload"[^>]*>/g, '')
-    .replace(/<script type="application\/json"[^>]*>[\s\S]*?<\/script>/g, '');
+    .replace(/<script(?![^>]*application\/ld\+json)[^>]*>[\s\S]*?<\/script>/g, '')
+    .replace(/<link rel="modulepreload"[^>]*>/g, '');
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -100,6 +100,25 @@ async function launchChromium(port) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One Lighthouse run; a run that fails to record its trace (NO_NAVSTART and the like,
+ * which a busy machine provokes now and then) is repeated up to twice.
+ */
+async function audit(url, log) {
+  for (let attempt = 1; ; attempt++) {
+    const result = await lighthouse(url, {
+      port: PORT_BASE + 2,
+      output: 'json',
+      logLevel: 'error',
+      onlyCategories: CATEGORIES,
+    });
+    const error = !result ? 'no result' : result.lhr.runtimeError?.message;
+    if (!error) return result.lhr;
+    if (attempt >= 3) throw new Error(`${url}: ${error}`);
+    log(`  (retrying ${url}: ${error})`);
+  }
 }
 
 const median = (values) => {
@@ -192,15 +211,7 @@ export async function run({ log }) {
   try {
     for (let i = 0; i < RUNS; i++) {
       for (const [name, url] of Object.entries(pages)) {
-        const result = await lighthouse(url, {
-          port: PORT_BASE + 2,
-          output: 'json',
-          logLevel: 'error',
-          onlyCategories: CATEGORIES,
-        });
-        if (!result) throw new Error(`Lighthouse returned nothing for ${url}`);
-        if (result.lhr.runtimeError) throw new Error(`${url}: ${result.lhr.runtimeError.message}`);
-        const f = figuresOf(result.lhr);
+        const f = figuresOf(await audit(url, log));
         results[name].push(f);
         log(
           `  run ${i + 1}/${RUNS} ${name.padEnd(6)} perf ${f.scores.performance} a11y ${f.scores.accessibility} ` +
