@@ -437,6 +437,36 @@ describe('privacy and security promises on page load', () => {
       }
     });
   }
+
+  it('keeps the promises on the other visitor pages and through a registration', async () => {
+    const { context, page, seen } = await openBrowser({ viewport: VIEWPORTS.phone });
+    try {
+      for (const path of ['/danke', '/impressum', '/datenschutz', '/teilnahmebedingungen']) {
+        await page.goto(server.url + path, { waitUntil: 'load' });
+        assert.deepEqual(await page.evaluate(() => window.__csp), [], `no CSP violation on ${path}`);
+      }
+      await page.goto(server.url + '/');
+      await waitForHydration(page);
+      await fillForm(page, { email: freshEmail('promises') });
+      await page.getByRole('button', { name: 'Jetzt kostenlos anmelden' }).click();
+      await page.locator('.thanks h3').waitFor({ state: 'visible' });
+      assert.deepEqual(await page.evaluate(() => window.__csp), [], 'no CSP violation after registering');
+      const origin = new URL(server.url).origin;
+      assert.deepEqual(
+        seen.requests.filter((r) => !r.url.startsWith('data:') && new URL(r.url).origin !== origin),
+        [],
+      );
+      assert.deepEqual(
+        seen.requests.filter((r) => r.type === 'font'),
+        [],
+      );
+      assert.deepEqual(await context.cookies(), [], 'no cookie, also after registering');
+      assert.deepEqual(seen.consoleErrors, []);
+      assert.deepEqual(seen.pageErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 describe('UTM attribution', () => {
