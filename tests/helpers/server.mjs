@@ -29,6 +29,25 @@ const QUIET_ENV = {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Exit hooks of the servers of this process: one `exit` listener for all of them. */
+const atExit = new Set();
+const runExitHooks = () => {
+  for (const hook of atExit) hook();
+  atExit.clear();
+};
+process.once('exit', runExitHooks);
+// workerd lives in its own session, so Ctrl-C on the test run does not reach it.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]) {
+  process.once(signal, () => {
+    runExitHooks();
+    process.exit(code);
+  });
+}
+
 /** Ports handed out by `nextPort` in this process, so two servers never share one. */
 let portCursor = 0;
 
@@ -80,7 +99,8 @@ function snapshotDist(extraAssets = {}) {
  * @property {number} port
  * @property {() => string} output stdout+stderr of vite so far (for failure messages)
  * @property {() => Promise<void>} stop Kills vite and workerd; keeps persistDir for reading KV
- * @property {() => void} cleanup  Removes persistDir (call after stop when done reading)
+ * @property {() => void} cleanup  Removes persistDir (call after stop when done reading; a
+ *   persistDir that startServer created is removed at process exit anyway)
  */
 
 /**
@@ -95,6 +115,7 @@ export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_0
     throw new Error('dist/ is missing: run `npm run build` before the e2e tests or benches.');
   }
   port ??= nextPort();
+  const ownPersistDir = !persistDir;
   persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
   const appDir = snapshotDist(extraAssets);
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
@@ -142,12 +163,15 @@ export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_0
       return false;
     }
   };
-  // A crashed test run must not leave workerd behind.
-  const onExit = () => killGroup('SIGKILL');
-  process.once('exit', onExit);
+  // A crashed or forgetful test run must not leave workerd or temp dirs behind.
+  const onExit = () => {
+    killGroup('SIGKILL');
+    rmSync(appDir, { recursive: true, force: true });
+    if (ownPersistDir) rmSync(persistDir, { recursive: true, force: true });
+  };
+  atExit.add(onExit);
 
   const stop = async () => {
-    process.removeListener('exit', onExit);
     if (groupAlive()) {
       killGroup('SIGTERM');
       for (let i = 0; i < 50 && groupAlive(); i++) await sleep(100);
@@ -186,6 +210,10 @@ export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_0
     persistDir,
     output: () => log,
     stop,
-    cleanup: () => rmSync(persistDir, { recursive: true, force: true }),
+    cleanup: () => {
+      atExit.delete(onExit);
+      rmSync(appDir, { recursive: true, force: true });
+      rmSync(persistDir, { recursive: true, force: true });
+    },
   };
 }
