@@ -46,6 +46,8 @@ export default defineConfig({
           name: 'dom',
           environment: 'happy-dom',
           include: ['tests/src/**/*.test.{ts,tsx}'],
+          // The same log check for the front end's own console lines.
+          setupFiles: ['tests/worker/log-privacy-setup.ts'],
         },
       },
     ],

@@ -1,6 +1,6 @@
 /**
- * Log capture for every worker test file (a `setupFiles` entry of the worker project in
- * vitest.config.ts), issue 6 "No personal data in logs".
+ * Log capture for every test file of the worker and dom projects (a `setupFiles` entry of
+ * both in vitest.config.ts), issue 6 "No personal data in logs".
  *
  * The worker runs in the same isolate as the tests (SELF and `app.request` alike), so
  * replacing `globalThis.console` with a recording Proxy sees every line the worker logs.
