@@ -70,6 +70,38 @@ export function HistoryPanel(props: {
               </li>
             )}
           </For>
+          <Show when={props.current !== 0}>
+            <li>
+              <p>
+                <strong>Version 0</strong> · Standardinhalt aus dem Repository
+              </p>
+              <Show
+                when={confirming() === 0}
+                fallback={
+                  <button type="button" class="secondary" onClick={() => setConfirming(0)}>
+                    Version 0 wiederherstellen
+                  </button>
+                }
+              >
+                <div class="row" role="group" aria-label="Version 0 wiederherstellen?">
+                  <span>Den Standardinhalt als neue Version veröffentlichen?</span>
+                  <button
+                    type="button"
+                    disabled={props.busy}
+                    onClick={() => {
+                      setConfirming(null);
+                      props.onRollback(0);
+                    }}
+                  >
+                    Ja, wiederherstellen
+                  </button>
+                  <button type="button" class="secondary" onClick={() => setConfirming(null)}>
+                    Abbrechen
+                  </button>
+                </div>
+              </Show>
+            </li>
+          </Show>
         </ol>
       </Show>
     </section>
