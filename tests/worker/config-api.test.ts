@@ -14,6 +14,7 @@ import {
   type LiveConfig,
 } from '../../worker/config-store';
 import type { WebinarConfig } from '../../src/lib/webinar-config';
+import { readAudit } from '../../worker/audit-log';
 
 const ORIGIN = 'https://webinar.test';
 const MARKETING = { authorization: `Bearer ${env.MARKETING_TOKEN}` };
@@ -128,6 +129,15 @@ describe('PUT /api/admin/config (publish)', () => {
     const html = await landingHtml();
     expect(html).toContain(name);
     expect((await current()).version).toBe(version);
+
+    // Every admin action is audited, without personal data.
+    const { entries } = await readAudit(env.LEADS, { limit: 1000 });
+    expect(
+      entries.find((e) => e.action === 'config.published' && e.detail?.version === version),
+    ).toMatchObject({
+      role: 'marketing',
+      id: 'token:marketing',
+    });
   });
 
   it('answers a publish on a stale base with 409 and a German reload message; the page keeps the first', async () => {
