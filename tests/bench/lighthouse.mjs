@@ -167,6 +167,7 @@ function medianFigures(runs) {
     scores: Object.fromEntries(CATEGORIES.map((c) => [c, pick((r) => r.scores[c])])),
     fcp: pick((r) => r.fcp),
     lcp: pick((r) => r.lcp),
+    lcpRange: [Math.min(...runs.map((r) => r.lcp)), Math.max(...runs.map((r) => r.lcp))],
     tbt: pick((r) => r.tbt),
     cls: pick((r) => r.cls),
     bytes: pick((r) => r.bytes),
@@ -187,7 +188,7 @@ const kb = (v) => (Number.isFinite(v) ? `${(v / 1000).toFixed(1)} kB` : 'n/a');
  */
 export async function run({ log }) {
   // The static floor is the page as the worker renders it right now: ask a first server.
-  const first = await startServer({ port: PORT_BASE });
+  const first = await startServer({ port: PORT_BASE, environment: 'production' });
   let landingHtml;
   try {
     landingHtml = await (await fetch(`${first.url}/`)).text();
@@ -195,8 +196,10 @@ export async function run({ log }) {
     await first.stop();
     first.cleanup();
   }
+  // ENVIRONMENT=production: the deployed CSP and the isolate's HTML cache, as visitors get.
   const server = await startServer({
     port: PORT_BASE,
+    environment: 'production',
     extraAssets: {
       'floor.html': readFileSync(join(ROOT, 'tests/bench/floor.html'), 'utf8'),
       'floor-static.html': staticCopyOf(landingHtml),
@@ -267,7 +270,13 @@ export async function run({ log }) {
       target: '100',
       pass: app.scores[c] === 100,
     })),
-    { metric: 'LCP', value: ms(app.lcp), target: `≤ ${TARGET.lcpMs} ms`, pass: app.lcp <= TARGET.lcpMs },
+    {
+      metric: 'LCP',
+      // The range shows Lantern's two modes (island script counted or not; decision 011).
+      value: `${ms(app.lcp)} (runs ${app.lcpRange.map((v) => Math.round(v)).join('–')})`,
+      target: `≤ ${TARGET.lcpMs} ms`,
+      pass: app.lcp <= TARGET.lcpMs,
+    },
     {
       metric: 'LCP / static floor LCP',
       value: `${ratio.toFixed(2)} (${ms(stat.lcp)})`,

@@ -4,7 +4,8 @@
  * without JavaScript, inline validation, accessibility (axe), privacy promises (no
  * third-party request, no font, no cookie, no CSP violation) and UTM attribution.
  *
- * One server for the file with its own empty KV; every registration uses a fresh address
+ * One server for the file, with ENVIRONMENT=production (the deployed CSP and HTML cache)
+ * and its own empty KV; every registration uses a fresh address
  * and is looked up by it, so tests do not depend on each other.
  */
 import assert from 'node:assert/strict';
@@ -34,7 +35,7 @@ let emailCounter = 0;
 const freshEmail = (tag) => `e2e-${tag}-${Date.now().toString(36)}-${++emailCounter}@example.com`;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ environment: 'production' });
 });
 
 after(async () => {

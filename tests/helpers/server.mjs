@@ -12,7 +12,7 @@
  * Assumes `npm run build` already ran.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,11 +70,22 @@ export function nextPort() {
  * directory, workerd wants the worker's modules below that directory, and the content
  * check in vite.config.ts reads `src/content/webinar.json` from it.
  * @param {Record<string, string>} [extraAssets] more static files for dist/client (name → content)
+ * @param {string} [environment] overrides ENVIRONMENT from the build's .dev.vars
  * @returns {string} the directory to run `vite preview` in
  */
-function snapshotDist(extraAssets = {}) {
+function snapshotDist(extraAssets = {}, environment) {
   const dir = mkdtempSync(join(tmpdir(), 'webinar-app-'));
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  if (environment) {
+    // Local secrets come from the build's .dev.vars, which also sets ENVIRONMENT.
+    const devVars = join(dir, 'dist/webinar_landing/.dev.vars');
+    const text = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+    const line = `ENVIRONMENT="${environment}"`;
+    writeFileSync(
+      devVars,
+      /^ENVIRONMENT\s*=.*$/m.test(text) ? text.replace(/^ENVIRONMENT\s*=.*$/m, line) : `${text}\n${line}\n`,
+    );
+  }
   for (const [name, body] of Object.entries(extraAssets)) {
     writeFileSync(join(dir, 'dist/client', name), body);
   }
@@ -106,18 +117,27 @@ function snapshotDist(extraAssets = {}) {
 /**
  * Start `vite preview` on the built app and wait until `/` answers.
  * `extraAssets` adds static files to the copy of dist/client (served by Workers Static
- * Assets like the real ones, e.g. the Lighthouse floor page).
- * @param {{ port?: number, persistDir?: string, env?: Record<string,string>, timeoutMs?: number, extraAssets?: Record<string,string> }} [options]
+ * Assets like the real ones, e.g. the Lighthouse floor page). `environment` overrides the
+ * ENVIRONMENT variable (`.dev.vars` says `development`; `production` gives the deployed
+ * CSP and the isolate's HTML cache).
+ * @param {{ port?: number, persistDir?: string, env?: Record<string,string>, timeoutMs?: number, extraAssets?: Record<string,string>, environment?: string }} [options]
  * @returns {Promise<RunningServer>}
  */
-export async function startServer({ port, persistDir, env = {}, timeoutMs = 60_000, extraAssets } = {}) {
+export async function startServer({
+  port,
+  persistDir,
+  env = {},
+  timeoutMs = 60_000,
+  extraAssets,
+  environment,
+} = {}) {
   if (!existsSync(join(ROOT, 'dist/webinar_landing/wrangler.json'))) {
     throw new Error('dist/ is missing: run `npm run build` before the e2e tests or benches.');
   }
   port ??= nextPort();
   const ownPersistDir = !persistDir;
   persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
-  const appDir = snapshotDist(extraAssets);
+  const appDir = snapshotDist(extraAssets, environment);
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
   const child = spawn(
     'setsid',
