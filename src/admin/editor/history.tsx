@@ -1,6 +1,7 @@
 /**
  * Published versions, newest first: when, who, what changed; any older one can be
  * restored (which publishes it again as a new version, after a confirmation step).
+ * Version 0 is the repo's default content.
  */
 import { createSignal, For, Show } from 'solid-js';
 import type { HistoryEntry } from './api';
@@ -16,6 +17,38 @@ const when = (iso: string) =>
 
 const who = (id: string) => (id === 'token:marketing' ? 'Marketing (Zugangsschlüssel)' : id);
 
+/** "Restore" button that asks once more before publishing an old version again. */
+function RestoreControl(props: {
+  version: number;
+  question: string;
+  confirming: boolean;
+  busy: boolean;
+  onAsk: () => void;
+  onCancel: () => void;
+  onConfirm: () => void;
+}) {
+  return (
+    <Show
+      when={props.confirming}
+      fallback={
+        <button type="button" class="secondary" onClick={() => props.onAsk()}>
+          Version {props.version} wiederherstellen
+        </button>
+      }
+    >
+      <div class="row" role="group" aria-label={`Version ${props.version} wiederherstellen?`}>
+        <span>{props.question}</span>
+        <button type="button" disabled={props.busy} onClick={() => props.onConfirm()}>
+          Ja, wiederherstellen
+        </button>
+        <button type="button" class="secondary" onClick={() => props.onCancel()}>
+          Abbrechen
+        </button>
+      </div>
+    </Show>
+  );
+}
+
 export function HistoryPanel(props: {
   entries: HistoryEntry[];
   current: number;
@@ -23,6 +56,20 @@ export function HistoryPanel(props: {
   onRollback: (version: number) => void;
 }) {
   const [confirming, setConfirming] = createSignal<number | null>(null);
+  const restore = (version: number, question: string) => (
+    <RestoreControl
+      version={version}
+      question={question}
+      confirming={confirming() === version}
+      busy={props.busy}
+      onAsk={() => setConfirming(version)}
+      onCancel={() => setConfirming(null)}
+      onConfirm={() => {
+        setConfirming(null);
+        props.onRollback(version);
+      }}
+    />
+  );
   return (
     <section class="card" aria-labelledby="sec-history">
       <h2 id="sec-history">Verlauf</h2>
@@ -41,31 +88,7 @@ export function HistoryPanel(props: {
                 </p>
                 <p class="hint">{entry.summary}</p>
                 <Show when={entry.version !== props.current}>
-                  <Show
-                    when={confirming() === entry.version}
-                    fallback={
-                      <button type="button" class="secondary" onClick={() => setConfirming(entry.version)}>
-                        Version {entry.version} wiederherstellen
-                      </button>
-                    }
-                  >
-                    <div class="row" role="group" aria-label={`Version ${entry.version} wiederherstellen?`}>
-                      <span>Version {entry.version} als neue Version veröffentlichen?</span>
-                      <button
-                        type="button"
-                        disabled={props.busy}
-                        onClick={() => {
-                          setConfirming(null);
-                          props.onRollback(entry.version);
-                        }}
-                      >
-                        Ja, wiederherstellen
-                      </button>
-                      <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                        Abbrechen
-                      </button>
-                    </div>
-                  </Show>
+                  {restore(entry.version, `Version ${entry.version} als neue Version veröffentlichen?`)}
                 </Show>
               </li>
             )}
@@ -75,31 +98,7 @@ export function HistoryPanel(props: {
               <p>
                 <strong>Version 0</strong> · Standardinhalt aus dem Repository
               </p>
-              <Show
-                when={confirming() === 0}
-                fallback={
-                  <button type="button" class="secondary" onClick={() => setConfirming(0)}>
-                    Version 0 wiederherstellen
-                  </button>
-                }
-              >
-                <div class="row" role="group" aria-label="Version 0 wiederherstellen?">
-                  <span>Den Standardinhalt als neue Version veröffentlichen?</span>
-                  <button
-                    type="button"
-                    disabled={props.busy}
-                    onClick={() => {
-                      setConfirming(null);
-                      props.onRollback(0);
-                    }}
-                  >
-                    Ja, wiederherstellen
-                  </button>
-                  <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                    Abbrechen
-                  </button>
-                </div>
-              </Show>
+              {restore(0, 'Den Standardinhalt als neue Version veröffentlichen?')}
             </li>
           </Show>
         </ol>
