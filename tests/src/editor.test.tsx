@@ -101,7 +101,7 @@ describe('ConfigEditor validation', () => {
     expect(publishButton().disabled).toBe(false);
   });
 
-  it('moves a speaker down', async () => {
+  it('moves a speaker down and keeps focus on it', async () => {
     render(() => <ConfigEditor api={fakeApi()} />);
     await waitFor(() => expect(nameInputs()).toHaveLength(6));
     fireEvent.click(screen.getByRole('button', { name: 'Nach unten: Dominik Kettner' }));
@@ -110,6 +110,8 @@ describe('ConfigEditor validation', () => {
         .map((i) => i.value)
         .slice(0, 2),
     ).toEqual(['Dieter Bohlen', 'Dominik Kettner']);
+    // Focus follows the moved speaker, so pressing the button again keeps moving it.
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('Nach unten: Dominik Kettner');
   });
 });
 

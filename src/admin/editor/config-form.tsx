@@ -49,6 +49,19 @@ function ListError(props: { errors: FieldErrors; path: string }) {
   );
 }
 
+/**
+ * Moves an item and keeps keyboard focus on the moved item's button (the DOM rows stay in
+ * place and swap contents), or on its other move button at the end of the list.
+ */
+function moveAndFollow(button: HTMLElement, dir: 'up' | 'down', to: number, onMove: (to: number) => void) {
+  const list = button.closest('ol');
+  onMove(to);
+  const row = list?.children[to];
+  const same = row?.querySelector<HTMLButtonElement>(`[data-move="${dir}"]`);
+  const other = row?.querySelector<HTMLButtonElement>(`[data-move="${dir === 'up' ? 'down' : 'up'}"]`);
+  (same && !same.disabled ? same : other)?.focus();
+}
+
 function ItemButtons(props: {
   index: number;
   count: number;
@@ -63,7 +76,8 @@ function ItemButtons(props: {
         type="button"
         class="secondary"
         disabled={props.index === 0}
-        onClick={() => props.onMove(props.index - 1)}
+        data-move="up"
+        onClick={(e) => moveAndFollow(e.currentTarget, 'up', props.index - 1, props.onMove)}
         aria-label={`Nach oben: ${props.what}`}
       >
         Nach oben
@@ -72,7 +86,8 @@ function ItemButtons(props: {
         type="button"
         class="secondary"
         disabled={props.index === props.count - 1}
-        onClick={() => props.onMove(props.index + 1)}
+        data-move="down"
+        onClick={(e) => moveAndFollow(e.currentTarget, 'down', props.index + 1, props.onMove)}
         aria-label={`Nach unten: ${props.what}`}
       >
         Nach unten
