@@ -187,6 +187,17 @@ describe('marketer edits the webinar live', () => {
           const res = await fetch(src);
           assert.equal(res.headers.get('content-type'), 'image/webp');
           assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+
+          // Nothing of the editor ships to visitors.
+          const scripts = await visitor.evaluate(() =>
+            [...document.scripts].map((s) => s.src).filter(Boolean),
+          );
+          assert.ok(scripts.length > 0);
+          for (const script of scripts) {
+            const code = await (await fetch(script)).text();
+            assert.ok(!code.includes('/api/admin/config'), `${script} contains editor code`);
+            assert.ok(!code.includes('Referent hinzufügen'), `${script} contains editor code`);
+          }
         } finally {
           await pub.close();
         }
