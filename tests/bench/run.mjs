@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/server.mjs';
 
 /** Bench modules, relative to this directory, in the order they run. */
-const BENCHES = ['./lighthouse.mjs', './export.mjs', './load.mjs', './render.mjs'];
+const BENCHES = ['./lighthouse.mjs', './export.mjs', './load.mjs', './render.mjs', './reminders.mjs'];
 
 process.env.WRANGLER_SEND_METRICS = 'false';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
