@@ -131,6 +131,7 @@ export async function fanOutReminders(env: ScheduledEnv, now: Date): Promise<Fan
     if (Date.now() - lastWrite > 2000)
       await write({ status: 'running', leaseUntil: Date.now() + FANOUT_LEASE_MS, cursor, enqueued });
   }
+  const workMs = Date.now() - started;
   if (Date.now() - lastWrite < 1100) await new Promise((r) => setTimeout(r, 1100 - (Date.now() - lastWrite)));
   await write({ status: 'done', leaseUntil: 0, enqueued });
   // Counted here so the bench (tests/bench/reminders.mjs) can read them from the log.
@@ -142,6 +143,7 @@ export async function fanOutReminders(env: ScheduledEnv, now: Date): Promise<Fan
     kvWrites: stats.kvWrites,
     sendBatchCalls: stats.sendBatchCalls,
     messages: stats.messages,
+    workMs,
     ms: Date.now() - started,
   });
   return stats;

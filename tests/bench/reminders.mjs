@@ -4,8 +4,10 @@
  * worker bundle (dist/webinar_landing/index.js) in local workerd through Miniflare with
  * that KV and the real queue producers, runs the 5-minute cron at a time when the 24-hour
  * reminder is due, and reports the time the fan-out took and the KV and queue operations it
- * made (logged by the worker as `reminders.fanned_out`). No consumer runs, so the bench
- * measures the enqueueing, not 100,000 local mails. See docs/decisions/041-reminder-fanout.md.
+ * made (logged by the worker as `reminders.fanned_out`). The wall time includes the 1.1 s the
+ * worker waits between two writes of its state key (KV: one write per second per key). No
+ * consumer runs, so the bench measures the enqueueing, not 100,000 local mails.
+ * See docs/decisions/041-reminder-fanout.md.
  *
  * `BENCH_REMINDER_LEADS=10000 npm run bench reminders` for a quick run.
  * Run alone: `node tests/bench/reminders.mjs`.
@@ -151,7 +153,11 @@ export async function run({ log }) {
           target: `= ${CONFIRMED}`,
           pass: stats.leads === CONFIRMED,
         },
-        { metric: 'fan-out time (cron run)', value: `${(totalMs / 1000).toFixed(2)} s` },
+        { metric: 'cron run, wall time', value: `${(totalMs / 1000).toFixed(2)} s` },
+        {
+          metric: 'fan-out work (list + enqueue)',
+          value: `${(stats.workMs / 1000).toFixed(2)} s`,
+        },
         {
           metric: 'KV list calls',
           value: String(stats.listCalls),
