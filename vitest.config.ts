@@ -28,6 +28,10 @@ export default defineConfig({
                 ACCESS_TEAM_DOMAIN: '',
                 ACCESS_AUD: '',
                 ACCESS_ROLES: '',
+                // Replay or lengthen the fuzz tests (tests/worker/fuzz-*.test.ts): workerd sees
+                // no host environment, so they come in as bindings.
+                FUZZ_SEED: process.env.FUZZ_SEED ?? '',
+                FUZZ_SCALE: process.env.FUZZ_SCALE ?? '1',
               },
             },
           }),

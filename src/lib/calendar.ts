@@ -18,6 +18,11 @@ function icsText(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
 }
 
+/** A URI or UID value: no control characters, so it can never end its line early. */
+function icsUri(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f]/g, '');
+}
+
 /** RFC 5545 line folding at 75 octets. */
 function fold(line: string): string {
   const bytes = new TextEncoder().encode(line);
@@ -104,13 +109,13 @@ export function webinarIcs(config: WebinarConfig, options: IcsOptions): string {
     'METHOD:PUBLISH',
     ...(options.timeZone ? BERLIN_VTIMEZONE : []),
     'BEGIN:VEVENT',
-    `UID:${options.uid}`,
+    `UID:${icsUri(options.uid)}`,
     `DTSTAMP:${utcStamp(options.nowMs ?? Date.now())}`,
     options.timeZone ? `DTSTART;TZID=Europe/Berlin:${berlinStamp(startMs)}` : `DTSTART:${utcStamp(startMs)}`,
     options.timeZone ? `DTEND;TZID=Europe/Berlin:${berlinStamp(endMs)}` : `DTEND:${utcStamp(endMs)}`,
     `SUMMARY:${icsText(config.webinar.title)}`,
     `DESCRIPTION:${icsText(options.description ?? config.webinar.subtitle)}`,
-    `URL:${options.url}`,
+    `URL:${icsUri(options.url)}`,
     'LOCATION:Online',
     'STATUS:CONFIRMED',
     'TRANSP:OPAQUE',

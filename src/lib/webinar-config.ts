@@ -41,6 +41,9 @@ const httpsUrl = (what: string) =>
     v.string(`${what} muss eine Adresse sein.`),
     v.trim(),
     v.url(`${what} ist keine gültige Adresse.`),
+    // The URL parser quietly drops CR/LF and tolerates spaces, but the address also lands
+    // in mails and the .ics file, where a line break would start a field of its own.
+    v.regex(/^[^\s\u0000-\u001f\u007f]+$/, `${what} darf keine Leerzeichen oder Zeilenumbrüche enthalten.`),
     v.startsWith('https://', `${what} muss mit https:// beginnen.`),
     v.maxLength(500, `${what} darf höchstens 500 Zeichen lang sein.`),
   );

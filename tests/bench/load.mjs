@@ -41,7 +41,7 @@ const CPU_RUNS = Number(process.env.BENCH_CPU_RUNS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 3);
 const CONCURRENCY = [10, 50, 200];
 /** Binding calls added to the baseline one group at a time (see baseline-worker/index.ts). */
-const IO_STEPS = ['put', 'get,put', 'limit', 'queue', 'limit,get,put,queue'];
+const IO_STEPS = ['put', 'get,put', 'limit', 'queue', 'log', 'limit,get,put,queue,log'];
 const TARGET = { ratio: 0.7, cpuP50Ms: 1, cpuP99Ms: 10 };
 const QUIET_ENV = {
   WRANGLER_SEND_METRICS: 'false',
@@ -471,7 +471,7 @@ export async function run({ log = console.log } = {}) {
       );
       io.push({ steps, ...r, ratio: r.rps / bare.rps });
       log(
-        `    + ${steps.padEnd(20)} ${fmt(r.rps)} req/s (p50 ${r.p50} ms) = ${fmt(r.rps / bare.rps, 2)} of the bare baseline`,
+        `    + ${steps.padEnd(24)} ${fmt(r.rps)} req/s (p50 ${r.p50} ms) = ${fmt(r.rps / bare.rps, 2)} of the bare baseline`,
       );
     }
     storedEmails = await exportedEmails(app.url);

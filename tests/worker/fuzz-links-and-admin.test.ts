@@ -17,6 +17,8 @@ import DEFAULT_CONFIG from '../../src/content/webinar.json';
 import { app } from '../../worker/app';
 import { AUDIT_PREFIX } from '../../worker/audit-log';
 import { signToken, type TokenPurpose } from '../../worker/tokens';
+import { webinarIcs } from '../../src/lib/calendar';
+import { parseWebinarConfig, type WebinarConfig } from '../../src/lib/webinar-config';
 import {
   anyString,
   contentAttributeAllowed,
@@ -28,9 +30,13 @@ import {
 } from './fuzz-arbitraries';
 import { uniqueIp } from './helpers';
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+/** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
+const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
+const SEED = fuzzVars.FUZZ_SEED ? Number(fuzzVars.FUZZ_SEED) : Date.now() % 2 ** 31;
 const fcOptions = (numRuns: number) => ({ numRuns, seed: SEED, endOnFailure: true });
-const RUNS = { links: 600, config: 120, admin: 400 };
+/** FUZZ_SCALE=10 runs ten times as many bodies (for a long hunt; the default suits CI). */
+const SCALE = Number(fuzzVars.FUZZ_SCALE || 1);
+const RUNS = { links: 600 * SCALE, config: 120 * SCALE, admin: 400 * SCALE };
 const ORIGIN = 'https://webinar.test';
 
 async function kvSnapshot(): Promise<string> {
@@ -264,6 +270,32 @@ describe('a hostile config published by marketing', () => {
     );
     expect(published).toBeGreaterThan(RUNS.config / 4);
   }, 180_000);
+});
+
+describe('regressions found by fuzzing the config', () => {
+  const INJECTED = 'https://webinar.example.com x@beispiel.de\r\nBcc: x@evil.example';
+
+  it('refuses a site address with a line break (it reached the .ics as a field of its own)', async () => {
+    const res = await publish(withValue(BASE, ['seo', 'siteUrl'], () => INJECTED));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain('keine Leerzeichen oder Zeilenumbrüche');
+    for (const path of [
+      ['webinar', 'joinUrl'],
+      ['webinar', 'replayUrl'],
+    ])
+      expect(
+        parseWebinarConfig(withValue(BASE, path, () => 'https://x.example/a\nb')).success,
+        path.join('.'),
+      ).toBe(false);
+  });
+
+  it('writes no line break from a URL or UID into the .ics, whatever it is given', () => {
+    const config = parseWebinarConfig(BASE);
+    expect(config.success).toBe(true);
+    const ics = webinarIcs(config.output as WebinarConfig, { uid: 'u@x\r\nX-Injected: 1', url: INJECTED });
+    expect(ics).not.toMatch(/^(Bcc|X-Injected)/m);
+    for (const line of ics.split('\r\n')) expect(line).not.toMatch(/[\r\n]/);
+  });
 });
 
 // --- admin API ---

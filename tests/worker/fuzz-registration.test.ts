@@ -44,9 +44,20 @@ import {
   wrongType,
 } from './fuzz-arbitraries';
 
+/** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
+const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
+/** FUZZ_SCALE=10 runs ten times as many bodies (for a long hunt; the default suits CI). */
+const SCALE = Number(fuzzVars.FUZZ_SCALE || 1);
 /** Generated bodies per property; the sum is the "inputs tried" figure (≥ 10,000). */
-const RUNS = { schema: 8_000, json: 1_600, form: 900, raw: 400, contentTypes: 300, self: 120 };
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const RUNS = {
+  schema: 8_000 * SCALE,
+  json: 1_600 * SCALE,
+  form: 900 * SCALE,
+  raw: 400 * SCALE,
+  contentTypes: 300 * SCALE,
+  self: 120 * SCALE,
+};
+const SEED = fuzzVars.FUZZ_SEED ? Number(fuzzVars.FUZZ_SEED) : Date.now() % 2 ** 31;
 
 const KNOWN_FIELDS = new Set<string>([...REGISTRATION_FIELDS.filter((f) => f !== 'website'), 'form']);
 const PROTO_BASELINE = {

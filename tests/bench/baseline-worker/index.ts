@@ -4,10 +4,10 @@
  *
  *   POST /api/register          parses the JSON body, answers 201: no validation, no
  *                               hashing, no KV, no rate limit
- *   POST /api/register-io?steps=limit,get,put,queue
+ *   POST /api/register-io?steps=limit,get,put,queue,log
  *                               the same plus the binding calls a registration makes
  *                               (the steps listed, in that order: limiter, two KV gets,
- *                               one KV put, one queue send), without any of our code, to
+ *                               one KV put, one queue send, one log line), without any of our code, to
  *                               split the app's cost into simulated I/O and our own work
  *   GET  /                      a constant HTML string about the size of the real page
  */
@@ -35,6 +35,8 @@ const app = new Hono<{ Bindings: Bindings }>()
       await Promise.all([c.env.LEADS.get(`suppressed:${key}`), c.env.LEADS.get(key, 'json')]);
     if (steps.has('put')) await c.env.LEADS.put(key, JSON.stringify(body), { metadata: { e: body.email } });
     if (steps.has('queue')) await c.env.QUEUE.send({ kind: 'confirm', key });
+    // One structured log line per request, as the app writes (`register.stored`).
+    if (steps.has('log')) console.info(JSON.stringify({ level: 'info', event: 'bench.stored' }));
     return c.json({ ok: true }, 201);
   })
   .get('/', (c) => c.html(PAGE));
