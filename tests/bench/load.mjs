@@ -388,7 +388,13 @@ function runReportTests(log) {
   return {
     total: tests.length,
     passed: passed.length,
-    failed: tests.filter((t) => t.status === 'failed').map((t) => t.fullName),
+    // The fast-check seed is in the first lines of the message: FUZZ_SEED=<seed> replays it.
+    failed: tests
+      .filter((t) => t.status === 'failed')
+      .map(
+        (t) =>
+          `${t.fullName}: ${(t.failureMessages?.[0] ?? '').split('\n').slice(0, 2).join(' ').slice(0, 200)}`,
+      ),
     fileErrors: report.testResults
       .filter((f) => f.status === 'failed' && !f.assertionResults.some((t) => t.status === 'failed'))
       .map((f) => f.name.replace(ROOT + '/', '')),
