@@ -14,6 +14,7 @@
  */
 import * as v from 'valibot';
 import type { LeadStatusName, OpsStats } from '../src/admin/ops/api-types';
+import { berlinWallClock } from '../src/lib/schedule';
 import { LEAD_PREFIX, type LeadMetadata } from './lead-store';
 
 export const EXPORT_FORMATS = ['csv', 'excel', 'ndjson'] as const;
@@ -279,26 +280,15 @@ export function exportStream(
 
 // --- time ---
 
-const berlinParts = new Intl.DateTimeFormat('en-CA', {
-  timeZone: 'Europe/Berlin',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
 /** Calendar day (YYYY-MM-DD) of an instant in Europe/Berlin. */
 export function berlinDay(ms: number): string {
-  const p = Object.fromEntries(berlinParts.formatToParts(ms).map((x) => [x.type, x.value]));
+  const p = berlinWallClock(ms);
   return `${p.year}-${p.month}-${p.day}`;
 }
 
 /** Offset of Europe/Berlin from UTC at an instant, in ms (+1 h or +2 h). */
 function berlinOffsetMs(ms: number): number {
-  const p = Object.fromEntries(berlinParts.formatToParts(ms).map((x) => [x.type, x.value]));
+  const p = berlinWallClock(ms);
   const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
   return wall - Math.floor(ms / 1000) * 1000;
 }

@@ -3,7 +3,7 @@
  * Calendar and Outlook. No personal data goes into any of them.
  */
 import type { WebinarConfig } from './webinar-config';
-import { scheduleOf } from './schedule';
+import { berlinWallClock, scheduleOf } from './schedule';
 
 /** 20270318T180000Z */
 function utcStamp(ms: number): string {
@@ -81,20 +81,9 @@ const BERLIN_VTIMEZONE = [
   'END:VTIMEZONE',
 ];
 
-const berlinParts = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Europe/Berlin',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
 /** 20270318T190000: the Berlin wall-clock time of an instant. */
 function berlinStamp(ms: number): string {
-  const p = Object.fromEntries(berlinParts.formatToParts(ms).map((x) => [x.type, x.value]));
+  const p = berlinWallClock(ms);
   return `${p.year}${p.month}${p.day}T${p.hour}${p.minute}${p.second}`;
 }
 

@@ -66,3 +66,29 @@ export function formatGermanTime(ms: number): string {
 export function formatGermanDateTime(ms: number): string {
   return `${formatGermanDate(ms)}, ${formatGermanTime(ms)}`;
 }
+
+const berlinPartsFormat = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/Berlin',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+export interface WallClock {
+  year: string;
+  month: string;
+  day: string;
+  hour: string;
+  minute: string;
+  second: string;
+}
+
+/** The Berlin wall-clock time of an instant, as zero-padded fields. */
+export function berlinWallClock(ms: number): WallClock {
+  const p = Object.fromEntries(berlinPartsFormat.formatToParts(ms).map((x) => [x.type, x.value]));
+  return { year: p.year, month: p.month, day: p.day, hour: p.hour, minute: p.minute, second: p.second };
+}

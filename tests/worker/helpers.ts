@@ -1,5 +1,6 @@
 /** Shared helpers for worker tests (workerd pool). */
 import { env, SELF } from 'cloudflare:test';
+import { app } from '../../worker/app';
 import { LEAD_PREFIX, leadId, type LeadMetadata, type LeadRecord } from '../../worker/lead-store';
 
 let counter = 0;
@@ -48,4 +49,38 @@ export async function storedLead(email: string) {
 export async function gzipSize(body: string | ArrayBuffer): Promise<number> {
   const stream = new Response(body).body!.pipeThrough(new CompressionStream('gzip'));
   return (await new Response(stream).arrayBuffer()).byteLength;
+}
+
+/** env.LEADS with one method replaced: the way tests inject KV faults. */
+export function leadsWith(method: keyof KVNamespace, impl: (...args: unknown[]) => unknown): KVNamespace {
+  return new Proxy(env.LEADS, {
+    get(target, prop) {
+      if (prop === method) return impl;
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** POST /api/register straight into the app with replaced bindings (no SELF). */
+export function registerWith(
+  bindings: Partial<Env>,
+  body: Record<string, unknown>,
+  kind: 'json' | 'form' = 'json',
+) {
+  return app.request(
+    '/api/register',
+    {
+      method: 'POST',
+      headers: {
+        'content-type': kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+        'cf-connecting-ip': uniqueIp(),
+      },
+      body:
+        kind === 'json'
+          ? JSON.stringify(body)
+          : new URLSearchParams(body as Record<string, string>).toString(),
+    },
+    { ...env, ...bindings },
+  );
 }

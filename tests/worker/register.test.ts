@@ -1,9 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { app } from '../../worker/app';
 import { STORE_TIMEOUT_MS } from '../../worker/routes/register';
 import { SUPPRESSED_PREFIX } from '../../worker/lead-store';
-import { postForm, postJson, storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { leadsWith, postForm, postJson, registerWith, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -133,15 +132,7 @@ describe('POST /api/register (JSON)', () => {
     const email = uniqueEmail('window');
     await postJson({ email, privacy: true });
     const put = vi.spyOn(env.LEADS, 'put');
-    const res = await app.request(
-      '/api/register',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({ email, privacy: true, newsletter: true }),
-      },
-      env,
-    );
+    const res = await registerWith({}, { email, privacy: true, newsletter: true });
     expect(res.status).toBe(200);
     expect(put).not.toHaveBeenCalled();
   });
@@ -191,15 +182,7 @@ describe('POST /api/register (JSON)', () => {
     const email = uniqueEmail('limiter');
     const broken = { limit: () => Promise.reject(new Error('limiter down')) };
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const res = await app.request(
-      '/api/register',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({ email, privacy: true }),
-      },
-      { ...env, REGISTER_LIMITER: broken },
-    );
+    const res = await registerWith({ REGISTER_LIMITER: broken }, { email, privacy: true });
     expect(res.status).toBe(200);
     expect((await storedLead(email)).record).not.toBeNull();
     expect(errors.mock.calls.flat().join(' ')).toContain('register.ratelimit_failed');
@@ -207,23 +190,9 @@ describe('POST /api/register (JSON)', () => {
 
   it('answers 503 with Retry-After when KV fails, and nothing is written', async () => {
     const email = uniqueEmail('kvdown');
-    const failingLeads = new Proxy(env.LEADS, {
-      get(target, prop) {
-        if (prop === 'put') return () => Promise.reject(new Error('KV put failed'));
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const failingLeads = leadsWith('put', () => Promise.reject(new Error('KV put failed')));
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const res = await app.request(
-      '/api/register',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({ email, privacy: true }),
-      },
-      { ...env, LEADS: failingLeads },
-    );
+    const res = await registerWith({ LEADS: failingLeads }, { email, privacy: true });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(((await res.json()) as { errors: Record<string, string> }).errors.form).toMatch(/erneut/);
@@ -231,24 +200,10 @@ describe('POST /api/register (JSON)', () => {
   });
   it('answers 503 when a KV write hangs, instead of keeping the visitor waiting', async () => {
     const email = uniqueEmail('kvslow');
-    const hangingLeads = new Proxy(env.LEADS, {
-      get(target, prop) {
-        if (prop === 'put') return () => new Promise(() => {});
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const hangingLeads = leadsWith('put', () => new Promise(() => {}));
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const started = Date.now();
-    const res = await app.request(
-      '/api/register',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({ email, privacy: true }),
-      },
-      { ...env, LEADS: hangingLeads },
-    );
+    const res = await registerWith({ LEADS: hangingLeads }, { email, privacy: true });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(Date.now() - started).toBeLessThan(STORE_TIMEOUT_MS + 2000);
@@ -290,22 +245,12 @@ describe('POST /api/register (plain form, no JavaScript)', () => {
   });
 
   it('re-renders with 503 and the input kept when KV fails', async () => {
-    const failingLeads = new Proxy(env.LEADS, {
-      get(target, prop) {
-        if (prop === 'put') return () => Promise.reject(new Error('KV down'));
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const failingLeads = leadsWith('put', () => Promise.reject(new Error('KV down')));
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const res = await app.request(
-      '/api/register',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': uniqueIp() },
-        body: new URLSearchParams({ email: 'kv.down@beispiel.de', privacy: 'on' }).toString(),
-      },
-      { ...env, LEADS: failingLeads },
+    const res = await registerWith(
+      { LEADS: failingLeads },
+      { email: 'kv.down@beispiel.de', privacy: 'on' },
+      'form',
     );
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
