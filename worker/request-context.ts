@@ -26,3 +26,12 @@ export function landingPath(c: Context): { path?: string; search?: URLSearchPara
     return {};
   }
 }
+
+/**
+ * Where links in mails caused by this request point. Deployed: always the configured
+ * `seo.siteUrl` (undefined here), so a request through another hostname cannot aim a
+ * confirmation link elsewhere. Locally: the dev server's own origin, so links work.
+ */
+export function mailLinkOrigin(c: Context<{ Bindings: Env }>): string | undefined {
+  return c.env.ENVIRONMENT === 'development' ? new URL(c.req.url).origin : undefined;
+}

@@ -195,7 +195,7 @@ describe('erase', () => {
 });
 
 describe('registration queues the confirmation', () => {
-  const register = (email: string, queue: Queue) =>
+  const register = (email: string, queue: Queue, environment = env.ENVIRONMENT) =>
     app.request(
       '/api/register',
       {
@@ -203,17 +203,25 @@ describe('registration queues the confirmation', () => {
         headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
         body: JSON.stringify({ email, privacy: true }),
       },
-      { ...env, MAIL_QUEUE: queue },
+      { ...env, MAIL_QUEUE: queue, ENVIRONMENT: environment },
     );
 
-  it('queues one confirmation job for a new lead, with the request origin for the links', async () => {
+  it('queues one confirmation job for a new lead; deployed, its links use the configured site', async () => {
     const queue = fakeQueue();
     const res = await register(uniqueEmail('optin'), queue.binding);
     expect(res.status).toBe(200);
-    expect(queue.messages).toEqual([
-      expect.objectContaining({ type: 'mail', kind: 'confirm', origin: 'http://localhost' }),
-    ]);
+    expect(queue.messages).toEqual([expect.objectContaining({ type: 'mail', kind: 'confirm' })]);
+    // No request-derived origin: a request through another hostname cannot redirect the links.
+    expect(queue.messages[0]).not.toHaveProperty('origin');
     expect(JSON.stringify(queue.messages)).not.toContain('@');
+  });
+
+  it('in local development the links point at the dev server', async () => {
+    const queue = fakeQueue();
+    await register(uniqueEmail('optin-dev'), queue.binding, 'development');
+    expect(queue.messages).toEqual([
+      expect.objectContaining({ kind: 'confirm', origin: 'http://localhost' }),
+    ]);
   });
 
   it('queues a new confirmation for a pending repeat only when the last one is older than 10 minutes', async () => {

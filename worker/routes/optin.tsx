@@ -24,7 +24,7 @@ import { confirmLead, eraseLead, getLead, unsubscribeLead, type LeadRecord } fro
 import { errorMessage, log } from '../log';
 import { requestMail } from '../mail/requests';
 import { loadShell, renderSimple } from '../render';
-import { clientIp, userAgent } from '../request-context';
+import { clientIp, mailLinkOrigin, userAgent } from '../request-context';
 import { tokenMatchesLead, verifyToken, type TokenPurpose } from '../tokens';
 
 type Ctx = Context<{ Bindings: Env }>;
@@ -224,7 +224,7 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
     if (result.outcome === 'unsubscribed') return unsubscribedPage(c, config, true);
     if (result.outcome === 'already') return alreadyConfirmed(c, config);
     log.info('optin.confirmed');
-    const welcome = requestMail(c.env, 'welcome', r.lead.id, new URL(c.req.url).origin);
+    const welcome = requestMail(c.env, 'welcome', r.lead.id, mailLinkOrigin(c));
     try {
       c.executionCtx.waitUntil(welcome);
     } catch {

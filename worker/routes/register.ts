@@ -17,7 +17,7 @@ import { leadId, registerLead } from '../lead-store';
 import { requestConfirmation } from '../mail/requests';
 import { errorMessage, log } from '../log';
 import { loadShell, renderLanding } from '../render';
-import { clientIp, landingPath, userAgent } from '../request-context';
+import { clientIp, landingPath, mailLinkOrigin, userAgent } from '../request-context';
 
 export const MAX_BODY_BYTES = 8 * 1024;
 const RETRY_AFTER_BUSY_S = 5;
@@ -178,7 +178,7 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post(
       // Double opt-in (issue 5): queue the confirmation mail without making the visitor
       // wait; a failed enqueue is caught up by the hourly sweep (worker/reminders.ts).
       const pendingMail = leadId(registration.email, c.env.LEAD_KEY_SECRET).then((id) =>
-        requestConfirmation(c.env, id, outcome, new URL(c.req.url).origin, now),
+        requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now),
       );
       try {
         c.executionCtx.waitUntil(pendingMail);
