@@ -123,17 +123,26 @@ export function RegistrationForm(props: RegistrationFormProps) {
   async function onSubmit(event: SubmitEvent) {
     event.preventDefault();
     if (sending()) return;
+    // Read the form itself, not the signals: on a slow phone the visitor may have typed or
+    // ticked boxes before hydration, and not every such event is replayed.
     const form = new FormData(formEl);
-    const v = values();
+    const text = (name: string) => String(form.get(name) ?? '');
     const payload = {
-      email: v.email ?? '',
-      firstName: v.firstName ?? '',
-      privacy: !!v.privacy,
-      giveaway: props.giveawayOpen && !!v.giveaway,
-      newsletter: !!v.newsletter,
-      website: String(form.get('website') ?? ''),
+      email: text('email'),
+      firstName: text('firstName'),
+      privacy: form.has('privacy'),
+      giveaway: props.giveawayOpen && form.has('giveaway'),
+      newsletter: form.has('newsletter'),
+      website: text('website'),
       ...trackingFields(),
     };
+    setValues({
+      email: payload.email,
+      firstName: payload.firstName,
+      privacy: payload.privacy,
+      giveaway: payload.giveaway,
+      newsletter: payload.newsletter,
+    });
     const checked = validateRegistration(payload);
     if (!checked.ok) {
       setErrors(checked.errors);

@@ -222,3 +222,23 @@ describe('RegistrationForm', () => {
     });
   });
 });
+
+describe('RegistrationForm before hydration', () => {
+  it('sends what is in the fields even when the visitor filled them without the component noticing', async () => {
+    const fetch = vi.spyOn(globalThis, 'fetch').mockResolvedValue(json(200, { ok: true }));
+    const f = setup();
+    // As on a slow phone: typed and ticked before the island was hydrated, no events seen.
+    f.email.value = 'frueh@beispiel.de';
+    f.privacy.checked = true;
+    f.newsletter.checked = true;
+    fireEvent.submit(f.submit.closest('form')!);
+    await waitFor(() => expect(fetch).toHaveBeenCalled());
+    expect(JSON.parse(String(fetch.mock.calls[0][1]!.body))).toMatchObject({
+      email: 'frueh@beispiel.de',
+      privacy: true,
+      newsletter: true,
+      giveaway: false,
+    });
+    cleanup();
+  });
+});
