@@ -14,21 +14,6 @@ export default defineConfig({
     separateAdminBundle(),
     solid({ ssr: true }),
     cloudflare(persistDir ? { persistState: { path: persistDir }, inspectorPort: false } : {}),
-    {
-      // The visitor page's island script only enhances what is already painted: fetch it at
-      // low priority (Vite rewrites the tag, so the attribute is added here). See decision 011.
-      name: 'island-script-low-priority',
-      transformIndexHtml: {
-        order: 'post',
-        handler: (html, ctx) =>
-          ctx.path === '/index.html'
-            ? html.replace(
-                '<script type="module" crossorigin',
-                '<script type="module" fetchpriority="low" crossorigin',
-              )
-            : html,
-      },
-    },
   ],
   build: { modulePreload: { polyfill: false } },
   environments: {

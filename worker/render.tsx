@@ -25,7 +25,7 @@ import {
   type RegistrationFormProps,
 } from '../src/components/registration-form';
 import type { LiveConfig } from './config-store';
-import { HYDRATION_SCRIPT_TAG } from './security-headers';
+import { allowInlineScript, HYDRATION_SCRIPT_TAG } from './security-headers';
 
 let shell: Promise<string> | undefined;
 
@@ -36,7 +36,7 @@ export function loadShell(assets: Fetcher, origin: string, reload = false): Prom
       let res = await assets.fetch(new Request(new URL('/index.html', origin)));
       if (res.status >= 300 && res.status < 400) res = await assets.fetch(new Request(new URL('/', origin)));
       if (!res.ok) throw new Error(`index.html not found in assets (${res.status}); run npm run build`);
-      return res.text();
+      return deferClientScript(await res.text());
     })();
     shell.catch(() => (shell = undefined));
   }
@@ -110,8 +110,31 @@ export function eventJsonLd(config: WebinarConfig) {
 }
 
 /** Removes the client script (and its preloads) from pages without islands. */
+/** The built island bundle's tag, as Vite writes it into index.html. */
+const BUILT_CLIENT_SCRIPT = /<script type="module"[^>]*\ssrc="(\/assets\/[^"]+\.js)"[^>]*><\/script>/;
+const CLIENT_MARKER = '<!--app-client-->';
+let clientLoader = '';
+
+/**
+ * Replaces the built module script by a tiny inline loader that requests it after the
+ * first frame is painted: the page is complete without it, so the HTML gets the whole
+ * connection first and the script never delays the first or largest paint
+ * (docs/decisions/006-island-loader.md). Dev builds are left as Vite serves them.
+ */
+async function deferClientScript(html: string): Promise<string> {
+  const match = BUILT_CLIENT_SCRIPT.exec(html);
+  if (!match) return html;
+  const loader =
+    `requestAnimationFrame(()=>setTimeout(()=>{let s=document.createElement("script");` +
+    `s.type="module";s.src=${JSON.stringify(match[1])};document.head.append(s)}))`;
+  await allowInlineScript(loader);
+  clientLoader = `<script>${loader}</script>`;
+  return html.replace(match[0], CLIENT_MARKER);
+}
+
 function withoutClientScript(html: string): string {
   return html
+    .replace(CLIENT_MARKER, '')
     .replace(/<script type="module"[^>]*><\/script>/g, '')
     .replace(/<link rel="modulepreload"[^>]*>/g, '')
     .replace('<!--app-hydration-->', '');
@@ -125,7 +148,9 @@ export function fillShell(
     .replace('<!--app-head-->', () => parts.head)
     .replace('<!--app-body-->', () => parts.body);
   return parts.interactive
-    ? html.replace('<!--app-hydration-->', () => HYDRATION_SCRIPT_TAG)
+    ? html
+        .replace('<!--app-hydration-->', () => HYDRATION_SCRIPT_TAG)
+        .replace(CLIENT_MARKER, () => clientLoader)
     : withoutClientScript(html);
 }
 

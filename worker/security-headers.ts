@@ -32,8 +32,16 @@ export function allowSameOriginFraming(c: Context) {
   c.set(FRAMING_KEY as never, true as never);
 }
 
+const extraScriptHashes = new Set<string>();
+
+/** Allows one more inline script of ours (e.g. the island loader) by its sha256. */
+export async function allowInlineScript(body: string): Promise<void> {
+  const buf = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body));
+  extraScriptHashes.add(`'sha256-${btoa(String.fromCharCode(...new Uint8Array(buf)))}'`);
+}
+
 export async function contentSecurityPolicy(dev: boolean, frameSelf = false): Promise<string> {
-  const scriptSrc = ["'self'", await hydrationScriptHash()];
+  const scriptSrc = ["'self'", await hydrationScriptHash(), ...extraScriptHashes];
   return [
     "default-src 'self'",
     `script-src ${scriptSrc.join(' ')}`,

@@ -146,7 +146,8 @@ describe('every route', () => {
 
   it('static files and the 404 page carry them too', async () => {
     const page = await (await SELF.fetch(ORIGIN + '/')).text();
-    const scripts = [...page.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1]);
+    // Script tags and the island loader's src.
+    const scripts = [...page.matchAll(/(?:<script[^>]+src=|\.src=)"([^"]+)"/g)].map((m) => m[1]);
     expect(scripts.length).toBeGreaterThan(0);
     for (const path of ['/robots.txt', '/favicon.svg', ...scripts, '/gibt-es-nicht', '/api/gibt-es-nicht']) {
       const res = await SELF.fetch(ORIGIN + path);
