@@ -2,6 +2,11 @@ import { defineConfig } from 'vitest/config';
 import solid from 'vite-plugin-solid';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 
+// No internet on these machines: no metrics, no request.cf lookup (see vite.config.ts).
+process.env.WRANGLER_SEND_METRICS ??= 'false';
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+process.env.WRANGLER_HIDE_BANNER ??= 'true';
+
 /**
  * Two projects side by side: `worker` runs inside workerd with the real bindings (KV,
  * rate limiter, the built assets), `dom` renders components in happy-dom.
