@@ -191,46 +191,55 @@ function mergeRepeat(existing: LeadRecord, input: Registration, ctx: Registratio
 /** One write per key per isolate at a time: concurrent repeats wait for the first. */
 const inFlight = new Map<string, Promise<RegisterOutcome>>();
 
+export interface RegisterResult {
+  id: string;
+  outcome: RegisterOutcome;
+}
+
+async function storeRegistration(
+  kv: KVNamespace,
+  id: string,
+  input: Registration,
+  ctx: RegistrationContext,
+): Promise<RegisterOutcome> {
+  const [suppressed, existing] = await Promise.all([
+    kv.get(SUPPRESSED_PREFIX + id),
+    kv.get<LeadRecord>(LEAD_PREFIX + id, 'json'),
+  ]);
+  if (suppressed !== null) return 'suppressed';
+  const record = existing ? mergeRepeat(existing, input, ctx) : newRecord(id, input, ctx);
+  if (!record) return 'unchanged';
+  if (existing && ctx.now.getTime() - Date.parse(existing.updatedAt) < 1100) {
+    // KV allows one write per second per key; the consents will be added on a later
+    // repeat. The visitor's registration itself already stands.
+    return 'unchanged';
+  }
+  await kv.put(LEAD_PREFIX + id, JSON.stringify(record), { metadata: metadataOf(record) });
+  return existing ? 'updated' : 'created';
+}
+
 /**
- * Stores a validated registration. Throws when KV fails; then nothing was written (a KV
- * `put` of value plus metadata is all-or-nothing).
+ * Stores a validated registration and says what happened, with the lead's id. Throws when
+ * KV fails; then nothing was written (a KV `put` of value plus metadata is all-or-nothing).
  */
-export function registerLead(
+export async function registerLead(
   kv: KVNamespace,
   secret: string,
   input: Registration,
   ctx: RegistrationContext,
-): Promise<RegisterOutcome> {
-  const run = async (): Promise<RegisterOutcome> => {
-    const id = await leadId(input.email, secret);
-    const previous = inFlight.get(id);
-    if (previous) {
-      await previous.catch(() => undefined);
-    }
-    const work = (async () => {
-      const [suppressed, existing] = await Promise.all([
-        kv.get(SUPPRESSED_PREFIX + id),
-        kv.get<LeadRecord>(LEAD_PREFIX + id, 'json'),
-      ]);
-      if (suppressed !== null) return 'suppressed' as const;
-      const record = existing ? mergeRepeat(existing, input, ctx) : newRecord(id, input, ctx);
-      if (!record) return 'unchanged' as const;
-      if (existing && ctx.now.getTime() - Date.parse(existing.updatedAt) < 1100) {
-        // KV allows one write per second per key; the consents will be added on a later
-        // repeat. The visitor's registration itself already stands.
-        return 'unchanged' as const;
-      }
-      await kv.put(LEAD_PREFIX + id, JSON.stringify(record), { metadata: metadataOf(record) });
-      return existing ? ('updated' as const) : ('created' as const);
-    })();
-    inFlight.set(id, work);
-    try {
-      return await work;
-    } finally {
-      if (inFlight.get(id) === work) inFlight.delete(id);
-    }
-  };
-  return run();
+): Promise<RegisterResult> {
+  const id = await leadId(input.email, secret);
+  const previous = inFlight.get(id);
+  // Only await when there is something to wait for: an extra tick here would let every
+  // concurrent repeat slip past before the first one registers itself below.
+  if (previous) await previous.catch(() => undefined);
+  const work = storeRegistration(kv, id, input, ctx);
+  inFlight.set(id, work);
+  try {
+    return { id, outcome: await work };
+  } finally {
+    if (inFlight.get(id) === work) inFlight.delete(id);
+  }
 }
 
 /** Reads one lead (admin and mail paths). */

@@ -98,7 +98,7 @@ describe('registerLead', () => {
         ),
       ),
     );
-    expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+    expect(outcomes.filter((r) => r.outcome === 'created')).toHaveLength(1);
     const id = await leadId(email, env.LEAD_KEY_SECRET);
     const { keys } = await env.LEADS.list({ prefix: LEAD_PREFIX + id });
     expect(keys).toHaveLength(1);
@@ -116,7 +116,7 @@ describe('registerLead', () => {
       valid({ email, privacy: true, newsletter: true }),
       ctx(),
     );
-    expect(outcome).toBe('updated');
+    expect(outcome.outcome).toBe('updated');
     const record = await env.LEADS.get<LeadRecord>(
       LEAD_PREFIX + (await leadId(email, env.LEAD_KEY_SECRET)),
       'json',

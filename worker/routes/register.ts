@@ -13,7 +13,7 @@ import { HONEYPOT_FIELD, validateRegistration, type FieldErrors } from '../../sr
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { FormValues } from '../../src/components/registration-form';
 import { getLiveConfig } from '../config-store';
-import { leadId, registerLead } from '../lead-store';
+import { registerLead } from '../lead-store';
 import { requestConfirmation } from '../mail/requests';
 import { errorMessage, log } from '../log';
 import { loadShell, renderLanding } from '../render';
@@ -173,13 +173,11 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post(
         giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
       });
       // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
-      const outcome = await withTimeout(stored, STORE_TIMEOUT_MS);
+      const { id, outcome } = await withTimeout(stored, STORE_TIMEOUT_MS);
       log.info('register.stored', { outcome });
       // Double opt-in (issue 5): queue the confirmation mail without making the visitor
       // wait; a failed enqueue is caught up by the hourly sweep (worker/reminders.ts).
-      const pendingMail = leadId(registration.email, c.env.LEAD_KEY_SECRET).then((id) =>
-        requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now),
-      );
+      const pendingMail = requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now);
       try {
         c.executionCtx.waitUntil(pendingMail);
       } catch {
