@@ -11,6 +11,7 @@
  *   one-write-per-second-per-key limit out of reach.
  */
 import type { Registration } from '../src/lib/registration';
+import { log } from './log';
 import type { Phase } from '../src/lib/schedule';
 
 export const LEAD_PREFIX = 'lead:';
@@ -196,17 +197,27 @@ export interface RegisterResult {
   outcome: RegisterOutcome;
 }
 
+/** A stored record, or null; an unreadable one counts as absent so the visitor can register anew. */
+function parseRecord(raw: string | null): LeadRecord | null {
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw) as LeadRecord;
+  } catch {
+    log.warn('lead.corrupt_record');
+    return null;
+  }
+}
+
 async function storeRegistration(
   kv: KVNamespace,
   id: string,
   input: Registration,
   ctx: RegistrationContext,
 ): Promise<RegisterOutcome> {
-  const [suppressed, existing] = await Promise.all([
-    kv.get(SUPPRESSED_PREFIX + id),
-    kv.get<LeadRecord>(LEAD_PREFIX + id, 'json'),
-  ]);
-  if (suppressed !== null) return 'suppressed';
+  // One bulk read for both keys: a single KV operation instead of two.
+  const got = await kv.get([SUPPRESSED_PREFIX + id, LEAD_PREFIX + id], 'text');
+  if ((got.get(SUPPRESSED_PREFIX + id) ?? null) !== null) return 'suppressed';
+  const existing = parseRecord(got.get(LEAD_PREFIX + id) ?? null);
   const record = existing ? mergeRepeat(existing, input, ctx) : newRecord(id, input, ctx);
   if (!record) return 'unchanged';
   if (existing && ctx.now.getTime() - Date.parse(existing.updatedAt) < 1100) {
