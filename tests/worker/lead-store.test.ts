@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   LEAD_PREFIX,
   leadId,
@@ -124,6 +124,19 @@ describe('registerLead', () => {
     expect(record!.consents.privacy.at).toBe(first.toISOString());
     expect(record!.consents.newsletter).toBeDefined();
     expect(record!.createdAt).toBe(first.toISOString());
+  });
+
+  it('lets a visitor register again over an unreadable stored record instead of failing for ever', async () => {
+    const email = uniqueEmail('corrupt');
+    const id = await leadId(email, env.LEAD_KEY_SECRET);
+    await env.LEADS.put(LEAD_PREFIX + id, '{"schema":1,"email":', { metadata: { broken: true } });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const result = await registerLead(env.LEADS, env.LEAD_KEY_SECRET, valid({ email, privacy: true }), ctx());
+    expect(result).toEqual({ id, outcome: 'created' });
+    const record = await env.LEADS.get<LeadRecord>(LEAD_PREFIX + id, 'json');
+    expect(record!.email).toBe(email);
+    expect(warn.mock.calls.flat().join(' ')).toContain('lead.corrupt_record');
+    warn.mockRestore();
   });
 
   it('refuses a giveaway entry after the deadline but keeps the registration', async () => {
