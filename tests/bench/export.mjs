@@ -14,14 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
+import { seedLeads } from './seed.mjs';
 import { startServer } from '../helpers/server.mjs';
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 100_000);
 const PORT = Number(process.env.BENCH_EXPORT_PORT ?? 4450);
 const OPS_TOKEN = 'dev-only-ops-token-0123456789abcdef';
 /** The LEADS namespace id from wrangler.toml: local storage is keyed by it. */
-const LEADS_NAMESPACE = '00000000000000000000000000000001';
 
 /** The seeding worker: builds realistic metadata itself, so only ranges cross the wire. */
 const SEED_WORKER = `
@@ -45,38 +44,6 @@ export default {
     return new Response('ok');
   },
 };`;
-
-async function seed(persistDir, count, log) {
-  const mf = new Miniflare({
-    modules: true,
-    script: SEED_WORKER,
-    kvNamespaces: { LEADS: LEADS_NAMESPACE },
-    kvPersist: join(persistDir, 'v3', 'kv'),
-  });
-  try {
-    const batches = [];
-    for (let from = 0; from < count; from += 1000) batches.push([from, Math.min(count, from + 1000)]);
-    let next = 0;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < batches.length) {
-          const [from, to] = batches[next++];
-          const res = await mf.dispatchFetch('http://seed/', {
-            method: 'POST',
-            body: JSON.stringify({ from, to }),
-          });
-          if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
-          await res.text();
-          done += to - from;
-          if (done % 20_000 === 0) log(`  seeded ${done.toLocaleString('de-DE')} leads`);
-        }
-      }),
-    );
-  } finally {
-    await mf.dispose();
-  }
-}
 
 /** workerd processes of the preview server on `port` (same process group as its vite). */
 function workerdPids(port) {
@@ -113,7 +80,7 @@ export async function run({ log }) {
   try {
     log(`seeding ${LEADS.toLocaleString('de-DE')} leads into ${persistDir} …`);
     const seedStart = Date.now();
-    await seed(persistDir, LEADS, log);
+    await seedLeads(persistDir, SEED_WORKER, LEADS, {}, log);
     log(`  seeding took ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
     server = await startServer({ port: PORT, persistDir, timeoutMs: 120_000 });

@@ -16,12 +16,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { LEADS_NAMESPACE, seedLeads } from './seed.mjs';
 import { ROOT } from '../helpers/server.mjs';
 
 const CONFIRMED = Number(process.env.BENCH_REMINDER_LEADS ?? 100_000);
 const PENDING = Math.round(CONFIRMED / 20);
 /** The LEADS namespace id from wrangler.toml: local storage is keyed by it. */
-const LEADS_NAMESPACE = '00000000000000000000000000000001';
 
 /** Leads as the real store writes them, with only the metadata the fan-out reads mattering. */
 const SEED_WORKER = `
@@ -41,38 +41,6 @@ export default {
     return new Response('ok');
   },
 };`;
-
-async function seed(persistDir, total, confirmed, log) {
-  const mf = new Miniflare({
-    modules: true,
-    script: SEED_WORKER,
-    kvNamespaces: { LEADS: LEADS_NAMESPACE },
-    kvPersist: join(persistDir, 'v3', 'kv'),
-  });
-  try {
-    const batches = [];
-    for (let from = 0; from < total; from += 1000) batches.push([from, Math.min(total, from + 1000)]);
-    let next = 0;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < batches.length) {
-          const [from, to] = batches[next++];
-          const res = await mf.dispatchFetch('http://seed/', {
-            method: 'POST',
-            body: JSON.stringify({ from, to, confirmed }),
-          });
-          if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
-          await res.text();
-          done += to - from;
-          if (done % 20_000 === 0) log(`  seeded ${done.toLocaleString('de-DE')} leads`);
-        }
-      }),
-    );
-  } finally {
-    await mf.dispose();
-  }
-}
 
 /** Starts the BUILT worker bundle in Miniflare on the seeded KV, with the real queue producers. */
 async function startWorker(persistDir) {
@@ -109,7 +77,7 @@ export async function run({ log }) {
       `seeding ${CONFIRMED.toLocaleString('de-DE')} confirmed and ${PENDING.toLocaleString('de-DE')} pending leads …`,
     );
     const seedStart = Date.now();
-    await seed(persistDir, CONFIRMED + PENDING, CONFIRMED, log);
+    await seedLeads(persistDir, SEED_WORKER, CONFIRMED + PENDING, { confirmed: CONFIRMED }, log);
     log(`  seeding took ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
     // `vite preview` does not pass /cdn-cgi/handler/scheduled on to a worker with static

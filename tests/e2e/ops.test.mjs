@@ -17,6 +17,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
 import { listLeads } from '../helpers/kv.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
+import { parseCsv } from '../helpers/csv.mjs';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 /** The local value from .dev.vars.example, which `vite preview` uses. */
@@ -48,36 +49,6 @@ after(async () => {
   await server?.stop();
   server?.cleanup();
 });
-
-/** RFC 4180 with a chosen separator (quotes, doubled quotes, CRLF). */
-function parseCsv(text, sep) {
-  const rows = [];
-  let row = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === sep) {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
-}
 
 async function axeViolations(page) {
   const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();

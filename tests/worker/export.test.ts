@@ -2,37 +2,8 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { csvField, neutralise, parseSince } from '../../worker/lead-export';
 import { fakeId, MARKETING, meta, MemoryKV, OPS, ORIGIN, request, seedLead } from './admin-helpers';
+import { parseCsv } from '../helpers/csv.mjs';
 import { postJson, uniqueEmail } from './helpers';
-
-/** A small RFC 4180 parser (quotes, doubled quotes, CRLF and newlines inside quotes). */
-function parseCsv(text: string, sep: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === sep) {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
-}
 
 async function exportOf(kv: MemoryKV, query: string) {
   const res = await request(`/api/admin/leads?${query}`, { headers: OPS() }, { LEADS: kv });
