@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { ROOT, startServer } from '../helpers/server.mjs';
+import { QUIET_ENV, ROOT, startServer } from '../helpers/server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BASELINE_DIR = join(HERE, 'baseline-worker');
@@ -43,12 +43,6 @@ const CONCURRENCY = [10, 50, 200];
 /** Binding calls added to the baseline one group at a time (see baseline-worker/index.ts). */
 const IO_STEPS = ['put', 'get,put', 'limit', 'queue', 'log', 'limit,get,put,queue,log'];
 const TARGET = { ratio: 0.7, cpuP50Ms: 1, cpuP99Ms: 10 };
-const QUIET_ENV = {
-  WRANGLER_SEND_METRICS: 'false',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  WRANGLER_HIDE_BANNER: 'true',
-  NO_COLOR: '1',
-};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));

@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file is tests/helpers/server.mjs). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const QUIET_ENV = {
+/** Environment for child wrangler/vite processes on a machine without internet. */
+export const QUIET_ENV = {
   WRANGLER_SEND_METRICS: 'false',
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
   WRANGLER_HIDE_BANNER: 'true',

@@ -15,7 +15,6 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import DEFAULT_CONFIG from '../../src/content/webinar.json';
 import { app } from '../../worker/app';
-import { AUDIT_PREFIX } from '../../worker/audit-log';
 import { signToken, type TokenPurpose } from '../../worker/tokens';
 import { webinarIcs } from '../../src/lib/calendar';
 import { parseWebinarConfig, type WebinarConfig } from '../../src/lib/webinar-config';
@@ -28,7 +27,7 @@ import {
   unsafeReflections,
   wrongType,
 } from './fuzz-arbitraries';
-import { uniqueIp } from './helpers';
+import { kvSnapshot, uniqueIp } from './helpers';
 
 /** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
 const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
@@ -38,25 +37,6 @@ const fcOptions = (numRuns: number) => ({ numRuns, seed: SEED, endOnFailure: tru
 const SCALE = Number(fuzzVars.FUZZ_SCALE || 1);
 const RUNS = { links: 600 * SCALE, config: 120 * SCALE, admin: 400 * SCALE };
 const ORIGIN = 'https://webinar.test';
-
-async function kvSnapshot(): Promise<string> {
-  const out: string[] = [];
-  for (const [name, ns] of [
-    ['LEADS', env.LEADS],
-    ['CONTENT', env.CONTENT],
-  ] as const) {
-    let cursor: string | undefined;
-    for (let page = 0; page < 100; page++) {
-      const res = await ns.list({ ...(cursor ? { cursor } : {}) });
-      for (const k of res.keys)
-        if (!k.name.startsWith(AUDIT_PREFIX))
-          out.push(`${name} ${k.name} ${JSON.stringify(k.metadata ?? null)}`);
-      if (res.list_complete) break;
-      cursor = res.cursor;
-    }
-  }
-  return out.sort().join('\n');
-}
 
 const PURPOSES: TokenPurpose[] = ['confirm', 'unsubscribe', 'erase'];
 const PATH: Record<TokenPurpose, string> = {

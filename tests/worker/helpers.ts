@@ -1,6 +1,7 @@
 /** Shared helpers for worker tests (workerd pool). */
 import { env, SELF } from 'cloudflare:test';
 import { app } from '../../worker/app';
+import { AUDIT_PREFIX } from '../../worker/audit-log';
 import { LEAD_PREFIX, leadId, type LeadMetadata, type LeadRecord } from '../../worker/lead-store';
 
 let counter = 0;
@@ -83,4 +84,24 @@ export function registerWith(
     },
     { ...env, ...bindings },
   );
+}
+
+/** Everything in both namespaces except audit entries, as names plus metadata: to prove nothing changed. */
+export async function kvSnapshot(): Promise<string> {
+  const out: string[] = [];
+  for (const [name, ns] of [
+    ['LEADS', env.LEADS],
+    ['CONTENT', env.CONTENT],
+  ] as const) {
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const res = await ns.list({ ...(cursor ? { cursor } : {}) });
+      for (const k of res.keys)
+        if (!k.name.startsWith(AUDIT_PREFIX))
+          out.push(`${name} ${k.name} ${JSON.stringify(k.metadata ?? null)}`);
+      if (res.list_complete) break;
+      cursor = res.cursor;
+    }
+  }
+  return out.sort().join('\n');
 }

@@ -14,7 +14,6 @@ import { env, SELF } from 'cloudflare:test';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
-import { AUDIT_PREFIX } from '../../worker/audit-log';
 import {
   AUTH_MESSAGES,
   createSessionValue,
@@ -22,7 +21,7 @@ import {
   SESSION_COOKIE,
   type AuthVars,
 } from '../../worker/auth';
-import { uniqueIp } from './helpers';
+import { kvSnapshot, uniqueIp } from './helpers';
 
 const ORIGIN = 'https://webinar.test';
 
@@ -94,26 +93,6 @@ function request(r: RouteCase, headers: Record<string, string> = {}, body?: stri
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
   }
   return init;
-}
-
-/** Everything in both namespaces except audit entries, as names plus metadata. */
-async function kvSnapshot(): Promise<string> {
-  const out: string[] = [];
-  for (const [name, ns] of [
-    ['LEADS', env.LEADS],
-    ['CONTENT', env.CONTENT],
-  ] as const) {
-    let cursor: string | undefined;
-    for (let page = 0; page < 100; page++) {
-      const res = await ns.list({ ...(cursor ? { cursor } : {}) });
-      for (const k of res.keys)
-        if (!k.name.startsWith(AUDIT_PREFIX))
-          out.push(`${name} ${k.name} ${JSON.stringify(k.metadata ?? null)}`);
-      if (res.list_complete) break;
-      cursor = res.cursor;
-    }
-  }
-  return out.sort().join('\n');
 }
 
 async function expectRefused(res: Response, status: 401 | 403, what: string) {
