@@ -4,6 +4,7 @@ import { app } from '../../worker/app';
 import { readAudit } from '../../worker/audit-log';
 import { storeDeadLetter } from '../../worker/mail/dead-letters';
 import { recordOutbox } from '../../worker/mail/outbox';
+import { sendMail } from '../../worker/mail/sender';
 import { fakeEmail, fakeQueue, makeLead, runQueue } from './mail-helpers';
 
 const BASE = 'https://webinar.test';
@@ -143,5 +144,29 @@ describe('GET /api/admin/dev/outbox', () => {
     const res = await app.request('/api/admin/dev/outbox', { headers: OPS }, { ...env, DEV_OUTBOX: '' });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toContain('DEV_OUTBOX');
+  });
+
+  it('keeps no copy of a sent mail in production, even with DEV_OUTBOX="1"', async () => {
+    const production = { ...env, DEV_OUTBOX: '1', ENVIRONMENT: 'production' };
+    const before = new Set((await env.LEADS.list({ prefix: 'devoutbox:' })).keys.map((k) => k.name));
+    const email = `prod.outbox.${crypto.randomUUID()}@beispiel.de`;
+    const fake = fakeEmail();
+    await sendMail(
+      { ...production, EMAIL: fake.binding },
+      {
+        kind: 'confirm',
+        to: email,
+        fromName: 'Webinar',
+        subject: 'Test',
+        text: 'Hallo',
+        html: '<p>Hallo</p>',
+        headers: {},
+      },
+    );
+    const after = (await env.LEADS.list({ prefix: 'devoutbox:' })).keys.filter((k) => !before.has(k.name));
+    expect(fake.sent.map((m) => m.to)).toEqual([email]);
+    expect(after).toEqual([]);
+    const res = await app.request('/api/admin/dev/outbox', { headers: OPS }, production);
+    expect(res.status).toBe(404);
   });
 });

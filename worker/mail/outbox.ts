@@ -23,9 +23,13 @@ export interface OutboxMail {
   attachments: string[];
 }
 
-/** True only when the development outbox is switched on. */
-export function outboxEnabled(env: { DEV_OUTBOX?: string }): boolean {
-  return env.DEV_OUTBOX === '1';
+/**
+ * True only when the development outbox is switched on, and never in production
+ * (`ENVIRONMENT` from wrangler.toml): a deployment that inherited `DEV_OUTBOX` by mistake
+ * must not keep every mail (addresses, names, personal links) in KV.
+ */
+export function outboxEnabled(env: { DEV_OUTBOX?: string; ENVIRONMENT?: string }): boolean {
+  return env.DEV_OUTBOX === '1' && env.ENVIRONMENT !== 'production';
 }
 
 export async function recordOutbox(kv: KVNamespace, mail: OutboxMail): Promise<void> {

@@ -21,6 +21,7 @@ export interface SenderEnv {
   MAIL_FROM: string;
   LEADS: KVNamespace;
   DEV_OUTBOX?: string;
+  ENVIRONMENT?: string;
 }
 
 export async function sendMail(env: SenderEnv, mail: OutgoingMail, now = new Date()): Promise<void> {
