@@ -15,7 +15,7 @@
 import * as v from 'valibot';
 import type { LeadStatusName, OpsStats } from '../src/admin/ops/api-types';
 import { berlinWallClock } from '../src/lib/schedule';
-import { LEAD_PREFIX, type LeadMetadata } from './lead-store';
+import { decodeMetadata, LEAD_PREFIX, type LeadMetadata } from './lead-store';
 
 export const EXPORT_FORMATS = ['csv', 'excel', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -38,6 +38,7 @@ const Metadata = v.object({
   us: v.optional(v.string()),
   um: v.optional(v.string()),
   uc: v.optional(v.string()),
+  x: v.optional(v.literal(1)),
 });
 
 export interface LeadRow {
@@ -76,8 +77,9 @@ export async function* leadPages(
     counters.listCalls += 1;
     const rows: LeadRow[] = [];
     for (const key of page.keys) {
-      if (key.metadata && v.is(Metadata, key.metadata) && Number.isFinite(Date.parse(key.metadata.c)))
-        rows.push({ id: key.name.slice(LEAD_PREFIX.length), m: key.metadata });
+      const m = decodeMetadata(key.metadata);
+      if (m && v.is(Metadata, m) && Number.isFinite(Date.parse(m.c)))
+        rows.push({ id: key.name.slice(LEAD_PREFIX.length), m });
       else counters.skipped += 1;
     }
     yield rows;

@@ -75,13 +75,36 @@ export interface LeadMetadata {
   us?: string; // utm_source
   um?: string; // utm_medium
   uc?: string; // utm_campaign
+  x?: 1; // the text fields are stored header-safe (see metadataOf); set on every new write
 }
 
 /** UTM values are cut to this length in metadata (the full value is in the record). */
 const META_UTM_MAX = 40;
 
+/** Printable ASCII except `%`: what a metadata text may hold as it is. */
+const NOT_HEADER_SAFE = /[^\x20-\x24\x26-\x7e]/gu;
+const TEXT_FIELDS = ['e', 'n', 'us', 'um', 'uc'] as const;
+
+/**
+ * KV metadata crosses an HTTP header inside workerd (`CF-KV-Metadata`), where only ASCII
+ * is safe: locally, a first name like "Jürgen" made Miniflare print the whole metadata,
+ * address included, as a warning to the terminal and CI logs. So every character outside
+ * printable ASCII, and `%` itself, is stored percent-encoded (UTF-8); `decodeMetadata`
+ * turns it back. Lone surrogates (possible in UTM values) become U+FFFD.
+ */
+function headerSafe(text: string): string {
+  return text.replace(NOT_HEADER_SAFE, (ch: string) => {
+    try {
+      return encodeURIComponent(ch);
+    } catch {
+      return '%EF%BF%BD'; // a lone surrogate: encodeURIComponent refuses it
+    }
+  });
+}
+
+/** The metadata stored beside a lead: what an export needs, header-safe, ≤ 1024 bytes. */
 export function metadataOf(record: LeadRecord): LeadMetadata {
-  const m: LeadMetadata = { e: record.email, s: record.status, c: record.createdAt, p: record.phase };
+  const m: LeadMetadata = { e: record.email, s: record.status, c: record.createdAt, p: record.phase, x: 1 };
   if (record.firstName) m.n = record.firstName;
   if (record.consents.giveaway) m.g = 1;
   if (record.consents.newsletter) m.nl = 1;
@@ -89,14 +112,31 @@ export function metadataOf(record: LeadRecord): LeadMetadata {
   if (record.source.utm_source) m.us = record.source.utm_source.slice(0, META_UTM_MAX);
   if (record.source.utm_medium) m.um = record.source.utm_medium.slice(0, META_UTM_MAX);
   if (record.source.utm_campaign) m.uc = record.source.utm_campaign.slice(0, META_UTM_MAX);
-  // UTM values may hold anything; control characters take 6 bytes each in JSON, so three
-  // of them could push a long address past KV's 1024-byte limit and fail every put (503).
+  for (const k of TEXT_FIELDS) if (m[k] !== undefined) m[k] = headerSafe(m[k]);
+  // UTM values may hold anything; each non-ASCII character takes up to 12 bytes encoded,
+  // so they could push a long address past KV's 1024-byte limit and fail every put (503).
   // Drop UTM fields until it fits; the record keeps them in full.
   for (const k of ['uc', 'um', 'us'] as const) {
     if (new TextEncoder().encode(JSON.stringify(m)).byteLength <= METADATA_MAX_BYTES) break;
     delete m[k];
   }
   return m;
+}
+
+/**
+ * Lead metadata as listed from KV, with its text fields decoded (metadata written before
+ * the encoding, without `x`, is taken as it is). Null when an encoded field does not
+ * decode: the caller counts it as unreadable.
+ */
+export function decodeMetadata(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || (raw as { x?: unknown }).x !== 1) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  try {
+    for (const k of TEXT_FIELDS) if (typeof out[k] === 'string') out[k] = decodeURIComponent(out[k]);
+  } catch {
+    return null;
+  }
+  return out;
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>();

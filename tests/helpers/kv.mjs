@@ -54,12 +54,20 @@ export async function listKeys(persistDir, { binding = 'LEADS', prefix } = {}) {
 }
 
 /**
- * The leads (`lead:*` keys) with their export metadata.
+ * The leads (`lead:*` keys) with their export metadata, text fields decoded as the export
+ * reads them (stored percent-encoded, marked `x: 1`: worker/lead-store.ts, metadataOf).
  * @param {string} persistDir
  * @returns {Promise<Array<{ name: string, metadata: any }>>}
  */
-export function listLeads(persistDir) {
-  return listKeys(persistDir, { prefix: 'lead:' });
+export async function listLeads(persistDir) {
+  const keys = await listKeys(persistDir, { prefix: 'lead:' });
+  for (const key of keys) {
+    const m = key.metadata;
+    if (m?.x !== 1) continue;
+    for (const k of ['e', 'n', 'us', 'um', 'uc'])
+      if (typeof m[k] === 'string') m[k] = decodeURIComponent(m[k]);
+  }
+  return keys;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   leadId,
   METADATA_MAX_BYTES,
   metadataOf,
+  decodeMetadata,
   type LeadMetadata,
   type LeadRecord,
 } from '../../worker/lead-store';
@@ -507,8 +508,10 @@ describe('regressions found by fuzzing', () => {
           expect(new TextEncoder().encode(JSON.stringify(m)).byteLength).toBeLessThanOrEqual(
             METADATA_MAX_BYTES,
           );
-          expect(m.e).toBe(r.email);
-          expect(m.n ?? '').toBe(r.firstName);
+          const read = decodeMetadata(m) as LeadMetadata;
+          expect(read.e).toBe(r.email);
+          expect(read.n ?? '').toBe(r.firstName);
+          expect(JSON.stringify(m)).toMatch(/^[\x20-\x7e]+$/);
         },
       ),
       fcOptions(2_000),

@@ -2,7 +2,13 @@
 import { env, SELF } from 'cloudflare:test';
 import { app } from '../../worker/app';
 import { AUDIT_PREFIX } from '../../worker/audit-log';
-import { LEAD_PREFIX, leadId, type LeadMetadata, type LeadRecord } from '../../worker/lead-store';
+import {
+  decodeMetadata,
+  LEAD_PREFIX,
+  leadId,
+  type LeadMetadata,
+  type LeadRecord,
+} from '../../worker/lead-store';
 
 let counter = 0;
 /** A fresh address per call, so tests never see each other's leads. */
@@ -44,7 +50,8 @@ export async function storedLead(email: string) {
     LEAD_PREFIX + id,
     'json',
   );
-  return { id, record: value, metadata };
+  // As an export reads it: text fields decoded (worker/lead-store.ts, metadataOf).
+  return { id, record: value, metadata: decodeMetadata(metadata) as LeadMetadata | null };
 }
 
 export async function gzipSize(body: string | ArrayBuffer): Promise<number> {

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  decodeMetadata,
   LEAD_PREFIX,
   leadId,
   METADATA_MAX_BYTES,
@@ -69,6 +70,45 @@ describe('lead metadata', () => {
     };
     const bytes = new TextEncoder().encode(JSON.stringify(metadataOf(record))).length;
     expect(bytes).toBeLessThanOrEqual(METADATA_MAX_BYTES);
+    // Letters outside the BMP: 12 bytes each once encoded, 25 of them fill the 50 UTF-16 units.
+    const astral = { ...record, firstName: '𝒜'.repeat(25) };
+    expect(valid({ email: input.email, firstName: astral.firstName, privacy: true }).firstName).toBe(
+      astral.firstName,
+    );
+    const worst = metadataOf(astral);
+    expect(new TextEncoder().encode(JSON.stringify(worst)).length).toBeLessThanOrEqual(METADATA_MAX_BYTES);
+    expect(decodeMetadata(worst)).toMatchObject({ e: input.email, n: astral.firstName });
+  });
+
+  it('is stored in printable ASCII only and reads back exactly, umlauts, emoji, % and lone surrogates alike', async () => {
+    // Metadata crosses an HTTP header inside workerd; a non-ASCII byte there made Miniflare
+    // print the whole metadata, address included, to the terminal.
+    const email = uniqueEmail('ascii-meta');
+    const input = valid({
+      email,
+      firstName: 'Jürgen-Zoë',
+      privacy: true,
+      utm_source: 'Frühjahr 50% 🎉',
+      utm_medium: 'news\u2028letter',
+      utm_campaign: 'a\uD800b',
+    });
+    const { id } = await registerLead(env.LEADS, env.LEAD_KEY_SECRET, input, ctx());
+    const { metadata } = await env.LEADS.getWithMetadata(LEAD_PREFIX + id);
+    const stored = JSON.stringify(metadata);
+    expect(stored).toMatch(/^[\x20-\x7e]+$/);
+    expect(decodeMetadata(metadata)).toMatchObject({
+      e: email,
+      n: 'Jürgen-Zoë',
+      us: 'Frühjahr 50% 🎉',
+      um: 'news\u2028letter',
+      uc: 'a\uFFFDb',
+    });
+  });
+
+  it('reads metadata written before the encoding as it is, and refuses an encoding that does not decode', () => {
+    expect(decodeMetadata({ e: 'a@b.de', n: 'Jürgen 100%' })).toEqual({ e: 'a@b.de', n: 'Jürgen 100%' });
+    expect(decodeMetadata({ e: 'a@b.de', n: 'J%C3', x: 1 })).toBeNull();
+    expect(decodeMetadata(null)).toBeNull();
   });
 });
 
