@@ -7,7 +7,8 @@
  * (a snapshot taken at start), so a `vite build` that someone runs meanwhile cannot swap
  * the hashed assets away under a running test. The server runs in its own
  * process group (`setsid`) because vite spawns workerd as a child that outlives vite when
- * only vite is killed; `stop()` signals the whole group.
+ * only vite is killed; `stop()` signals the whole group, and then fails when the server's
+ * output holds an email address, an IP address or a test name (tests/helpers/personal-data.mjs).
  *
  * Assumes `npm run build` already ran.
  */
@@ -16,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { personalDataIn, serverLines } from './personal-data.mjs';
 
 /** Repository root (this file is tests/helpers/server.mjs). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -192,7 +194,17 @@ export async function startServer({
   };
   atExit.add(onExit);
 
+  /**
+   * Stops the server; then fails when its output (Vite, Miniflare, the worker's console)
+   * holds personal data, so every e2e file and bench checks the logs of what it ran.
+   */
   const stop = async () => {
+    await halt();
+    const leaks = personalDataIn(serverLines(log));
+    if (leaks.length)
+      throw new Error(`personal data in the server's log (${url}):\n${leaks.slice(0, 10).join('\n')}`);
+  };
+  const halt = async () => {
     if (groupAlive()) {
       killGroup('SIGTERM');
       for (let i = 0; i < 50 && groupAlive(); i++) await sleep(100);
@@ -208,7 +220,7 @@ export async function startServer({
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited) {
-      await stop();
+      await halt();
       throw new Error(`vite preview exited early (${JSON.stringify(exited)}):\n${log}`);
     }
     try {
@@ -219,7 +231,7 @@ export async function startServer({
       /* not listening yet */
     }
     if (Date.now() > deadline) {
-      await stop();
+      await halt();
       throw new Error(`vite preview did not answer on ${url} within ${timeoutMs} ms:\n${log}`);
     }
     await sleep(250);

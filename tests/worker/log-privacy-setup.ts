@@ -9,9 +9,10 @@
  * behind the Proxy, and the Proxy still records each call before handing it to the spy.
  *
  * After each test file, `afterAll` fails the file when a captured line holds an email
- * address, an IP address or one of the test names below.
+ * address, an IP address or one of the test names (tests/helpers/personal-data.mjs).
  */
 import { afterAll, expect } from 'vitest';
+import { personalDataIn } from '../helpers/personal-data.mjs';
 
 const LEVELS = new Set<PropertyKey>(['log', 'info', 'warn', 'error', 'debug', 'trace']);
 
@@ -65,28 +66,8 @@ export function captureActive(): boolean {
   return globalThis.console === recording;
 }
 
-const EMAIL = /[\p{L}\p{N}._%+'-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+/giu;
-const IPV4 = /(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])/g;
-// Four or more hex groups, or a `::` form: no clock time (10:42:18) looks like that.
-const IPV6 =
-  /(?<![\w:])(?:(?:[0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:)*:(?::[0-9a-f]{1,4})+)(?![\w:])/gi;
-/** Distinctive first names the tests send (a name has no pattern to look for). */
-const TEST_NAMES = ['Jürgen', 'Zoë-Marie', 'José', "O'Brien"];
-
-/** Personal data found in `lines`: each hit with the line it was in. */
-export function personalDataIn(lines: CapturedLine[], extra: string[] = []): string[] {
-  const hits: string[] = [];
-  for (const { level, text } of lines) {
-    const found = [
-      ...(text.match(EMAIL) ?? []),
-      ...(text.match(IPV4) ?? []),
-      ...(text.match(IPV6) ?? []),
-      ...[...TEST_NAMES, ...extra].filter((s) => s && text.includes(s)),
-    ];
-    for (const f of found) hits.push(`${f}  in console.${level}: ${text.slice(0, 300)}`);
-  }
-  return hits;
-}
+/** Email, IP or test-name hits in captured lines (the patterns are shared with the e2e servers' check). */
+export { personalDataIn };
 
 afterAll(() => {
   expect(captureActive(), 'the log capture was replaced during the file').toBe(true);

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
 import { captureActive, forgetLogsSince, logMark, logsSince, personalDataIn } from './log-privacy-setup';
 import { uniqueEmail } from './helpers';
+import { serverLines } from '../helpers/personal-data.mjs';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -143,5 +144,34 @@ describe('registration logs no personal data, whatever the outcome', () => {
     expect(text(mark)).toContain('register.ratelimit_failed');
     // …and nothing personal made it into any line, not even through an error message.
     expect(personalDataIn(lines, [EMAIL, EMAIL.toLowerCase(), IP4, IP6, NAME])).toEqual([]);
+  });
+});
+
+describe("the servers' output check (e2e and benches, tests/helpers/server.mjs)", () => {
+  const sample = (extra: string) =>
+    [
+      '  ➜  Local:   http://127.0.0.1:4300/',
+      '\u001b[34msend_email binding called with MessageBuilder:\u001b[39m',
+      'From: "Musterfirma GmbH" <webinar@example.com>',
+      'To: erika.muster@beispiel.de',
+      'Subject: Bitte bestätigen Sie Ihre Anmeldung',
+      '',
+      'Text: /tmp/miniflare-x/email-text-1.txt',
+      '{"level":"info","event":"register.stored","outcome":"created"}',
+      extra,
+    ].join('\n');
+
+  it("passes the server's own address and the local mail simulator's envelope lines", () => {
+    expect(personalDataIn(serverLines(sample('')))).toEqual([]);
+  });
+
+  it('finds an address or a client IP the worker logs, also 127.0.0.1 and after a mail', () => {
+    const hits = (line: string) => personalDataIn(serverLines(sample(line)));
+    expect(hits('{"level":"error","message":"no lead for erika.muster@beispiel.de"}')).toHaveLength(1);
+    expect(hits('{"level":"warn","ip":"127.0.0.1"}')).toHaveLength(1);
+    expect(hits('{"level":"warn","ip":"2001:db8:0:0:1:0:0:1"}')).toHaveLength(1);
+    // An envelope-like line that does not follow the simulator's header is the worker's own.
+    expect(hits('To: erika.muster@beispiel.de')).toHaveLength(1);
+    expect(hits('Anmeldung von Jürgen')).toHaveLength(1);
   });
 });
