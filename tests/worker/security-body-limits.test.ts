@@ -2,13 +2,14 @@
  * Oversized and slow request bodies (issue 6, "Bad input"): a 10 MB body is refused with
  * 413 without being read whole, with or without a Content-Length. The in-process tests
  * count the bytes the app pulls from a body stream that never ends; the SELF tests send
- * real 10 MB bodies over workerd's HTTP path.
+ * real 10 MB bodies over workerd's HTTP path. A body that stops arriving is answered 408
+ * after BODY_TIMEOUT_MS instead of being waited for.
  */
 import { env, SELF } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
-import { MAX_BODY_BYTES } from '../../worker/routes/register';
-import { storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from '../../worker/routes/register';
+import { kvSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 const TEN_MB = 10 * 1024 * 1024;
 const CHUNK = 1024;
@@ -137,5 +138,63 @@ describe('POST /api/register with oversized bodies', () => {
     );
     expect(res.status).toBe(200);
     expect((await storedLead(email)).record).not.toBeNull();
+  });
+});
+
+describe('POST /api/register with a slow body', () => {
+  /** A body that sends the start of a registration, then nothing more, and never ends. */
+  function stallingBody(text: string) {
+    const state = { cancelled: false };
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return new Promise<void>(() => undefined); // the client stops sending
+        sent = true;
+        controller.enqueue(new TextEncoder().encode(text));
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    });
+    return { stream, state };
+  }
+
+  afterEach(() => vi.useRealTimers());
+
+  it('answers 408 with a German message once the body has trickled for BODY_TIMEOUT_MS, and stores nothing', async () => {
+    const email = uniqueEmail('slow-body');
+    const before = await kvSnapshot();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    for (const [type, start] of [
+      ['application/json', `{"email":"${email}","privacy":true,"firstName":"Lan`],
+      ['application/x-www-form-urlencoded', `email=${encodeURIComponent(email)}&privacy=on&firstName=Lan`],
+    ] as const) {
+      const { stream, state } = stallingBody(start);
+      const pending = app.request(
+        '/api/register',
+        {
+          method: 'POST',
+          headers: { 'content-type': type, 'cf-connecting-ip': uniqueIp() },
+          body: stream,
+          // @ts-expect-error: see above
+          duplex: 'half',
+        },
+        env,
+      );
+      let answered = false;
+      void Promise.resolve(pending).then(() => (answered = true));
+      await vi.advanceTimersByTimeAsync(BODY_TIMEOUT_MS - 100);
+      expect(answered, `${type}: still waiting just before the timeout`).toBe(false);
+      await vi.advanceTimersByTimeAsync(200);
+      const res = await pending;
+      expect(res.status, type).toBe(408);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const text = await res.text();
+      expect(text, type).toContain('Die Anfrage kam zu langsam an.');
+      expect(state.cancelled, `${type}: the rest of the body is not waited for`).toBe(true);
+    }
+    vi.useRealTimers();
+    expect(await kvSnapshot()).toEqual(before);
+    expect((await storedLead(email)).record).toBeNull();
   });
 });

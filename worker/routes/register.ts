@@ -3,12 +3,12 @@
  * plain form post without JavaScript (urlencoded: 303 to /danke, or the page again with
  * the visitor's input and German messages).
  *
- * Order matters: type and size are checked before the body is read, the rate limit
- * before any work, validation before any storage. Every answer to a valid address is the
+ * Order matters: type and declared size are checked before the body is read, the rate
+ * limit before any work, the body is read with a size limit and a deadline (413, 408),
+ * validation comes before any storage. Every answer to a valid address is the
  * same, whether it was new, known, or suppressed.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HONEYPOT_FIELD, validateRegistration, type FieldErrors } from '../../src/lib/registration';
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { FormValues } from '../../src/components/registration-form';
@@ -24,6 +24,12 @@ const RETRY_AFTER_BUSY_S = 5;
 const RETRY_AFTER_LIMIT_S = 60;
 /** A KV call that has not answered by then is treated as failed (the visitor retries). */
 export const STORE_TIMEOUT_MS = 4_000;
+/**
+ * A form of a few hundred bytes arrives in well under a second even on a poor mobile link;
+ * a body still trickling in after this is a slow-body attack or a dead connection, and is
+ * answered 408 instead of being waited for.
+ */
+export const BODY_TIMEOUT_MS = 10_000;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -35,10 +41,54 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 type Kind = 'json' | 'form';
 
+function declaredTooLarge(req: Request, max: number): boolean {
+  const declared = req.headers.get('content-length');
+  return declared !== null && !req.headers.has('transfer-encoding') && Number(declared) > max;
+}
+
+/**
+ * The body as UTF-8 text (invalid bytes become U+FFFD, as `Request.text()` does), read
+ * chunk by chunk: 413 as soon as more than `max` bytes arrived, 408 when the whole body has
+ * not arrived within `timeoutMs` (a trickle of bytes does not reset the clock). Either way
+ * the rest of the stream is cancelled, never read.
+ */
+async function readBody(req: Request, max: number, timeoutMs: number): Promise<string | 408 | 413> {
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  const stop = (status: 408 | 413) => {
+    reader.cancel().catch(() => undefined);
+    return status;
+  };
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), deadline]);
+      if (next === 'late') return stop(408);
+      if (next.done) break;
+      size += next.value.byteLength;
+      if (size > max) return stop(413);
+      chunks.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 const MESSAGES = {
   contentType:
     'Nicht unterstützter Inhaltstyp. Bitte senden Sie application/json oder application/x-www-form-urlencoded.',
   tooLarge: 'Die Anfrage ist zu groß.',
+  tooSlow: 'Die Anfrage kam zu langsam an. Bitte senden Sie das Formular erneut.',
   badJson: 'Die Anfrage enthält kein gültiges JSON.',
   tooMany:
     'Zu viele Anmeldeversuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es dann erneut.',
@@ -75,7 +125,7 @@ function valuesOf(input: Record<string, unknown>): FormValues {
 async function answerError(
   c: Context<{ Bindings: Env }>,
   kind: Kind,
-  status: 400 | 413 | 429 | 503,
+  status: 400 | 408 | 413 | 429 | 503,
   errors: FieldErrors,
   input: Record<string, unknown>,
   headers: Record<string, string> = {},
@@ -88,109 +138,105 @@ async function answerError(
   return c.html(renderLanding(shell, live, Date.now(), { values: valuesOf(input), errors }), status);
 }
 
-export const registerRoutes = new Hono<{ Bindings: Env }>().post(
-  '/api/register',
-  async (c, next) => {
-    if (!kindOf(c)) {
-      c.header('Cache-Control', 'no-store');
-      return c.json({ ok: false as const, errors: { form: MESSAGES.contentType } }, 415);
-    }
-    await next();
-  },
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json({ ok: false as const, errors: { form: MESSAGES.tooLarge } }, 413),
-  }),
-  async (c) => {
-    const kind = kindOf(c)!;
-    const ip = clientIp(c);
+export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register', async (c) => {
+  const kind = kindOf(c);
+  c.header('Cache-Control', 'no-store');
+  if (!kind) return c.json({ ok: false as const, errors: { form: MESSAGES.contentType } }, 415);
+  const tooLarge = () => c.json({ ok: false as const, errors: { form: MESSAGES.tooLarge } }, 413);
+  // A declared size over the limit is refused before anything is read or counted.
+  if (declaredTooLarge(c.req.raw, MAX_BODY_BYTES)) return tooLarge();
+  const ip = clientIp(c);
 
+  try {
+    const { success } = await c.env.REGISTER_LIMITER.limit({ key: ip });
+    if (!success)
+      return answerError(
+        c,
+        kind,
+        429,
+        { form: MESSAGES.tooMany },
+        {},
+        { 'Retry-After': String(RETRY_AFTER_LIMIT_S) },
+      );
+  } catch (error) {
+    // Fail open: a broken limiter must not turn visitors away. Validation still applies.
+    log.error('register.ratelimit_failed', { message: errorMessage(error) });
+  }
+
+  let input: Record<string, unknown>;
+  const text = await readBody(c.req.raw, MAX_BODY_BYTES, BODY_TIMEOUT_MS);
+  if (text === 413) return tooLarge();
+  if (text === 408) {
+    log.warn('register.body_timeout');
+    return answerError(c, kind, 408, { form: MESSAGES.tooSlow }, {});
+  }
+  if (kind === 'json') {
+    let parsed: unknown;
     try {
-      const { success } = await c.env.REGISTER_LIMITER.limit({ key: ip });
-      if (!success)
-        return answerError(
-          c,
-          kind,
-          429,
-          { form: MESSAGES.tooMany },
-          {},
-          { 'Retry-After': String(RETRY_AFTER_LIMIT_S) },
-        );
-    } catch (error) {
-      // Fail open: a broken limiter must not turn visitors away. Validation still applies.
-      log.error('register.ratelimit_failed', { message: errorMessage(error) });
+      parsed = JSON.parse(text);
+    } catch {
+      return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
     }
+    input =
+      parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : {};
+    if (input !== parsed) return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
+  } else {
+    input = formToObject(text);
+  }
 
-    let input: Record<string, unknown>;
-    const text = await c.req.text();
-    if (kind === 'json') {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
-      }
-      input =
-        parsed && typeof parsed === 'object' && !Array.isArray(parsed)
-          ? (parsed as Record<string, unknown>)
-          : {};
-      if (input !== parsed) return answerError(c, kind, 400, { form: MESSAGES.badJson }, {});
-    } else {
-      input = formToObject(text);
-    }
+  const ok = () => {
+    c.header('Cache-Control', 'no-store');
+    return kind === 'json' ? c.json({ ok: true as const }, 200) : c.redirect('/danke', 303);
+  };
 
-    const ok = () => {
-      c.header('Cache-Control', 'no-store');
-      return kind === 'json' ? c.json({ ok: true as const }, 200) : c.redirect('/danke', 303);
-    };
-
-    const referer = landingPath(c);
-    // Without JavaScript the form cannot copy UTM parameters; the page's URL has them.
-    for (const k of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']) {
-      const fromPage = referer.search?.get(k);
-      if (input[k] === undefined && fromPage) input[k] = fromPage.trim().slice(0, 200);
-    }
-    const checked = validateRegistration(input);
-    if (typeof input[HONEYPOT_FIELD] === 'string' && input[HONEYPOT_FIELD] !== '') {
-      // A bot: answer as if it worked, so it learns nothing; store nothing.
-      log.info('register.honeypot');
-      return ok();
-    }
-    if (!checked.ok) return answerError(c, kind, 400, checked.errors, input);
-
-    const registration = checked.value;
-    const live = await getLiveConfig(c.env.CONTENT);
-    const now = new Date();
-
-    try {
-      const stored = registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
-        now,
-        phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
-        consentVersion: live.config.form.consentVersion,
-        ip,
-        userAgent: userAgent(c),
-        landingPath: referer.path,
-        giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
-      });
-      // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
-      const { id, outcome } = await withTimeout(stored, STORE_TIMEOUT_MS);
-      log.info('register.stored', { outcome });
-      // Double opt-in (issue 5): queue the confirmation mail without making the visitor
-      // wait; a failed enqueue is caught up by the hourly sweep (worker/reminders.ts).
-      const pendingMail = requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now);
-      try {
-        c.executionCtx.waitUntil(pendingMail);
-      } catch {
-        await pendingMail; // no execution context (app.request in tests)
-      }
-    } catch (error) {
-      log.error('register.store_failed', { message: errorMessage(error) });
-      return answerError(c, kind, 503, { form: MESSAGES.busy }, input, {
-        'Retry-After': String(RETRY_AFTER_BUSY_S),
-      });
-    }
+  const referer = landingPath(c);
+  // Without JavaScript the form cannot copy UTM parameters; the page's URL has them.
+  for (const k of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']) {
+    const fromPage = referer.search?.get(k);
+    if (input[k] === undefined && fromPage) input[k] = fromPage.trim().slice(0, 200);
+  }
+  const checked = validateRegistration(input);
+  if (typeof input[HONEYPOT_FIELD] === 'string' && input[HONEYPOT_FIELD] !== '') {
+    // A bot: answer as if it worked, so it learns nothing; store nothing.
+    log.info('register.honeypot');
     return ok();
-  },
-);
+  }
+  if (!checked.ok) return answerError(c, kind, 400, checked.errors, input);
+
+  const registration = checked.value;
+  const live = await getLiveConfig(c.env.CONTENT);
+  const now = new Date();
+
+  try {
+    const stored = registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
+      now,
+      phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
+      consentVersion: live.config.form.consentVersion,
+      ip,
+      userAgent: userAgent(c),
+      landingPath: referer.path,
+      giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
+    });
+    // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
+    const { id, outcome } = await withTimeout(stored, STORE_TIMEOUT_MS);
+    log.info('register.stored', { outcome });
+    // Double opt-in (issue 5): queue the confirmation mail without making the visitor
+    // wait; a failed enqueue is caught up by the hourly sweep (worker/reminders.ts).
+    const pendingMail = requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now);
+    try {
+      c.executionCtx.waitUntil(pendingMail);
+    } catch {
+      await pendingMail; // no execution context (app.request in tests)
+    }
+  } catch (error) {
+    log.error('register.store_failed', { message: errorMessage(error) });
+    return answerError(c, kind, 503, { form: MESSAGES.busy }, input, {
+      'Retry-After': String(RETRY_AFTER_BUSY_S),
+    });
+  }
+  return ok();
+});
 
 export type RegisterResponse = { ok: true } | { ok: false; errors: FieldErrors };
