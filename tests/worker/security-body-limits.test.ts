@@ -8,7 +8,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
-import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from '../../worker/routes/register';
+import { BODY_TIMEOUT_MS } from '../../worker/body-limit';
+import { MAX_BODY_BYTES } from '../../worker/routes/register';
 import { kvSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 const TEN_MB = 10 * 1024 * 1024;
@@ -196,5 +197,46 @@ describe('POST /api/register with a slow body', () => {
     vi.useRealTimers();
     expect(await kvSnapshot()).toEqual(before);
     expect((await storedLead(email)).record).toBeNull();
+  });
+});
+
+describe('slow bodies on the other doors that read one before any sign-in', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('answers 408 on the admin sign-in and the mail-link forms, without waiting for the body', async () => {
+    const before = await kvSnapshot();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    for (const [path, type, start] of [
+      ['/api/admin/session', 'application/json', '{"token":"dev-only'],
+      ['/bestaetigen', 'application/x-www-form-urlencoded', 't=abc'],
+      ['/abmelden', 'application/x-www-form-urlencoded', 't=abc'],
+    ] as const) {
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return new Promise<void>(() => undefined);
+          sent = true;
+          controller.enqueue(new TextEncoder().encode(start));
+        },
+      });
+      const pending = app.request(
+        path,
+        {
+          method: 'POST',
+          headers: { 'content-type': type, origin: 'https://webinar.test', 'cf-connecting-ip': uniqueIp() },
+          body: stream,
+          // @ts-expect-error: see above
+          duplex: 'half',
+        },
+        env,
+      );
+      await vi.advanceTimersByTimeAsync(BODY_TIMEOUT_MS + 100);
+      const res = await pending;
+      expect(res.status, path).toBe(408);
+      expect(res.headers.get('cache-control'), path).toBe('no-store');
+      expect(await res.text(), path).toContain('Die Anfrage kam zu langsam an.');
+    }
+    vi.useRealTimers();
+    expect(await kvSnapshot()).toEqual(before);
   });
 });

@@ -13,7 +13,7 @@
  * the current record is corrupt, the marketer publishes over it).
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../body-limit';
 import * as v from 'valibot';
 import { parseWebinarConfig } from '../../src/lib/webinar-config';
 import { appendAudit } from '../audit-log';
@@ -62,7 +62,7 @@ const PreviewBody = v.object({ config: v.unknown() });
 type Ctx = Context<AdminEnv>;
 
 /** Stops reading at the limit, with or without a Content-Length header. */
-const limitBody = bodyLimit({
+const configBody = limitBody({
   maxSize: MAX_CONFIG_BODY_BYTES,
   onError: (c) => c.json({ ok: false, error: CONFIG_MESSAGES.tooLarge }, 413),
 });
@@ -131,7 +131,7 @@ export const adminConfigRoutes = new Hono<AdminEnv>()
     const live = await readLiveConfigFresh(c.env.CONTENT);
     return c.json(live);
   })
-  .put('/api/admin/config', requireRole('marketing'), limitBody, async (c) => {
+  .put('/api/admin/config', requireRole('marketing'), configBody, async (c) => {
     const body = await readJson(c, PublishBody);
     if (!body.ok) return body.res;
     const result = await publishConfig(c.env.CONTENT, {
@@ -148,7 +148,7 @@ export const adminConfigRoutes = new Hono<AdminEnv>()
     ]);
     return c.json({ current, entries });
   })
-  .post('/api/admin/config/rollback', requireRole('marketing'), limitBody, async (c) => {
+  .post('/api/admin/config/rollback', requireRole('marketing'), configBody, async (c) => {
     const body = await readJson(c, RollbackBody);
     if (!body.ok) return body.res;
     const result = await rollbackConfig(c.env.CONTENT, { ...body.value, by: c.get('identity').id });
@@ -159,7 +159,7 @@ export const adminConfigRoutes = new Hono<AdminEnv>()
       );
     return answerPublish(c, result, 'config.rolled_back');
   })
-  .post('/api/admin/preview', requireRole('marketing'), limitBody, async (c) => {
+  .post('/api/admin/preview', requireRole('marketing'), configBody, async (c) => {
     const body = await readJson(c, PreviewBody);
     if (!body.ok) return body.res;
     const parsed = parseWebinarConfig(body.value.config);

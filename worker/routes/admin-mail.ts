@@ -10,7 +10,7 @@
  * mail did go out after all sends nothing twice.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../body-limit';
 import * as v from 'valibot';
 import { appendAudit } from '../audit-log';
 import { requireRole, type AdminEnv } from '../auth';
@@ -55,7 +55,7 @@ export const adminMailRoutes = new Hono<AdminEnv>()
   .post(
     '/api/admin/mail/dead-letters/retry',
     requireRole('ops'),
-    bodyLimit({
+    limitBody({
       maxSize: 2048,
       onError: (c) => c.json({ ok: false as const, error: 'Die Anfrage ist zu groß.' }, 413),
     }),

@@ -11,7 +11,7 @@
  * Thin: parse (valibot, German messages), call the store, answer, audit.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../body-limit';
 import * as v from 'valibot';
 import { appendAudit, readAudit } from '../audit-log';
 import { refuse, requireRole, type AdminEnv } from '../auth';
@@ -128,7 +128,7 @@ async function jsonBody<T extends v.GenericSchema>(
   return { ok: true, value: parsed.output };
 }
 
-const smallBody = bodyLimit({ maxSize: 4096, onError: (c) => refuse(c, 400, MSG.tooLarge) });
+const smallBody = limitBody({ maxSize: 4096, onError: (c) => refuse(c, 400, MSG.tooLarge) });
 
 export const adminOpsRoutes = new Hono<AdminEnv>()
   .get('/api/admin/stats', requireRole('ops'), async (c) => {

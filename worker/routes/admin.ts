@@ -11,7 +11,7 @@
  * marked noindex.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../body-limit';
 import * as v from 'valibot';
 import { appendAudit } from '../audit-log';
 import {
@@ -79,7 +79,7 @@ export const adminRoutes = new Hono<AdminEnv>()
   .get('/admin/*', shell)
   .post(
     '/api/admin/session',
-    bodyLimit({ maxSize: 2048, onError: (c) => refuse(c, 400, MESSAGES.tooLarge) }),
+    limitBody({ maxSize: 2048, onError: (c) => refuse(c, 400, MESSAGES.tooLarge) }),
     async (c) => {
       if (!originAllowed(c)) return refuse(c, 403, AUTH_MESSAGES.origin);
       let body: unknown;

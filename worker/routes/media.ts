@@ -10,7 +10,7 @@
  * the WebP header (worker/media-store.ts).
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../body-limit';
 import { appendAudit } from '../audit-log';
 import { requireRole, type AdminEnv } from '../auth';
 import { getMedia, MAX_MEDIA_BYTES, storeMedia } from '../media-store';
@@ -24,7 +24,9 @@ export const mediaRoutes = new Hono<AdminEnv>()
   .post(
     '/api/admin/media',
     requireRole('marketing'),
-    bodyLimit({
+    limitBody({
+      // A photo of up to MAX_MEDIA_BYTES over a phone's upload link: more time than a form gets.
+      timeoutMs: 60_000,
       maxSize: MAX_MEDIA_BYTES,
       onError: (c) => c.json({ ok: false, error: MEDIA_MESSAGES.tooLarge, code: 'too_large' }, 413),
     }),

@@ -13,7 +13,7 @@
  * changes nothing; nothing here answers 500 for bad input.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody, SLOW_BODY_MESSAGE } from '../body-limit';
 import { calendarLinks } from '../../src/lib/calendar';
 import { formatGermanDateTime, phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { WebinarConfig } from '../../src/lib/webinar-config';
@@ -177,9 +177,10 @@ function Calendar(props: { config: WebinarConfig }) {
   return <CalendarButtons links={after ? null : calendarLinks(props.config)} />;
 }
 
-const limit = bodyLimit({
+const limit = limitBody({
   maxSize: 4 * 1024,
   onError: (c) => c.text('Die Anfrage ist zu groß.', 413),
+  onTimeout: (c) => c.text(SLOW_BODY_MESSAGE, 408),
 });
 
 export const optinRoutes = new Hono<{ Bindings: Env }>()

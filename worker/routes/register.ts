@@ -9,6 +9,7 @@
  * same, whether it was new, known, or suppressed.
  */
 import { Hono, type Context } from 'hono';
+import { BODY_TIMEOUT_MS, declaredTooLarge, readBody } from '../body-limit';
 import { HONEYPOT_FIELD, validateRegistration, type FieldErrors } from '../../src/lib/registration';
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { FormValues } from '../../src/components/registration-form';
@@ -24,12 +25,6 @@ const RETRY_AFTER_BUSY_S = 5;
 const RETRY_AFTER_LIMIT_S = 60;
 /** A KV call that has not answered by then is treated as failed (the visitor retries). */
 export const STORE_TIMEOUT_MS = 4_000;
-/**
- * A form of a few hundred bytes arrives in well under a second even on a poor mobile link;
- * a body still trickling in after this is a slow-body attack or a dead connection, and is
- * answered 408 instead of being waited for.
- */
-export const BODY_TIMEOUT_MS = 10_000;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -40,49 +35,6 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 type Kind = 'json' | 'form';
-
-function declaredTooLarge(req: Request, max: number): boolean {
-  const declared = req.headers.get('content-length');
-  return declared !== null && !req.headers.has('transfer-encoding') && Number(declared) > max;
-}
-
-/**
- * The body as UTF-8 text (invalid bytes become U+FFFD, as `Request.text()` does), read
- * chunk by chunk: 413 as soon as more than `max` bytes arrived, 408 when the whole body has
- * not arrived within `timeoutMs` (a trickle of bytes does not reset the clock). Either way
- * the rest of the stream is cancelled, never read.
- */
-async function readBody(req: Request, max: number, timeoutMs: number): Promise<string | 408 | 413> {
-  if (!req.body) return '';
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
-  const stop = (status: 408 | 413) => {
-    reader.cancel().catch(() => undefined);
-    return status;
-  };
-  try {
-    for (;;) {
-      const next = await Promise.race([reader.read(), deadline]);
-      if (next === 'late') return stop(408);
-      if (next.done) break;
-      size += next.value.byteLength;
-      if (size > max) return stop(413);
-      chunks.push(next.value);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
-}
 
 const MESSAGES = {
   contentType:
@@ -164,12 +116,14 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
   }
 
   let input: Record<string, unknown>;
-  const text = await readBody(c.req.raw, MAX_BODY_BYTES, BODY_TIMEOUT_MS);
-  if (text === 413) return tooLarge();
-  if (text === 408) {
+  const bytes = await readBody(c.req.raw, MAX_BODY_BYTES, BODY_TIMEOUT_MS);
+  if (bytes === 413) return tooLarge();
+  if (bytes === 408) {
     log.warn('register.body_timeout');
     return answerError(c, kind, 408, { form: MESSAGES.tooSlow }, {});
   }
+  // UTF-8; invalid bytes become U+FFFD, as `Request.text()` does.
+  const text = new TextDecoder().decode(bytes);
   if (kind === 'json') {
     let parsed: unknown;
     try {
