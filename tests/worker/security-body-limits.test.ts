@@ -37,6 +37,26 @@ function countingBody(limit = Infinity) {
   return { stream, counter };
 }
 
+/** POST a stream body straight into the app (in-process, so the stream is ours to watch). */
+function postStream(
+  path: string,
+  type: string,
+  stream: ReadableStream<Uint8Array>,
+  headers: Record<string, string> = {},
+) {
+  return app.request(
+    path,
+    {
+      method: 'POST',
+      headers: { 'content-type': type, 'cf-connecting-ip': uniqueIp(), ...headers },
+      body: stream,
+      // @ts-expect-error: workerd/undici need this for a stream body
+      duplex: 'half',
+    },
+    env,
+  );
+}
+
 async function expectTooLarge(res: Response) {
   expect(res.status).toBe(413);
   const body = (await res.json()) as { ok: boolean; errors: { form: string } };
@@ -48,17 +68,7 @@ describe('POST /api/register with oversized bodies', () => {
   it('answers 413 to an endless streamed body (no Content-Length) after reading little more than the limit', async () => {
     for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
       const { stream, counter } = countingBody();
-      const res = await app.request(
-        '/api/register',
-        {
-          method: 'POST',
-          headers: { 'content-type': type, 'cf-connecting-ip': uniqueIp() },
-          body: stream,
-          // @ts-expect-error: workerd/undici need this for a stream body
-          duplex: 'half',
-        },
-        env,
-      );
+      const res = await postStream('/api/register', type, stream);
       await expectTooLarge(res);
       // The limit plus at most a couple of chunks in flight, never the whole stream.
       expect(counter.pulled, type).toBeGreaterThan(MAX_BODY_BYTES);
@@ -142,24 +152,24 @@ describe('POST /api/register with oversized bodies', () => {
   });
 });
 
-describe('POST /api/register with a slow body', () => {
-  /** A body that sends the start of a registration, then nothing more, and never ends. */
-  function stallingBody(text: string) {
-    const state = { cancelled: false };
-    let sent = false;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent) return new Promise<void>(() => undefined); // the client stops sending
-        sent = true;
-        controller.enqueue(new TextEncoder().encode(text));
-      },
-      cancel() {
-        state.cancelled = true;
-      },
-    });
-    return { stream, state };
-  }
+/** A body that sends its first bytes, then nothing more, and never ends. */
+function stallingBody(text: string) {
+  const state = { cancelled: false };
+  let sent = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return new Promise<void>(() => undefined); // the client stops sending
+      sent = true;
+      controller.enqueue(new TextEncoder().encode(text));
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { stream, state };
+}
 
+describe('POST /api/register with a slow body', () => {
   afterEach(() => vi.useRealTimers());
 
   it('answers 408 with a German message once the body has trickled for BODY_TIMEOUT_MS, and stores nothing', async () => {
@@ -171,17 +181,7 @@ describe('POST /api/register with a slow body', () => {
       ['application/x-www-form-urlencoded', `email=${encodeURIComponent(email)}&privacy=on&firstName=Lan`],
     ] as const) {
       const { stream, state } = stallingBody(start);
-      const pending = app.request(
-        '/api/register',
-        {
-          method: 'POST',
-          headers: { 'content-type': type, 'cf-connecting-ip': uniqueIp() },
-          body: stream,
-          // @ts-expect-error: see above
-          duplex: 'half',
-        },
-        env,
-      );
+      const pending = postStream('/api/register', type, stream);
       let answered = false;
       void Promise.resolve(pending).then(() => (answered = true));
       await vi.advanceTimersByTimeAsync(BODY_TIMEOUT_MS - 100);
@@ -211,30 +211,14 @@ describe('slow bodies on the other doors that read one before any sign-in', () =
       ['/bestaetigen', 'application/x-www-form-urlencoded', 't=abc'],
       ['/abmelden', 'application/x-www-form-urlencoded', 't=abc'],
     ] as const) {
-      let sent = false;
-      const stream = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent) return new Promise<void>(() => undefined);
-          sent = true;
-          controller.enqueue(new TextEncoder().encode(start));
-        },
-      });
-      const pending = app.request(
-        path,
-        {
-          method: 'POST',
-          headers: { 'content-type': type, origin: 'https://webinar.test', 'cf-connecting-ip': uniqueIp() },
-          body: stream,
-          // @ts-expect-error: see above
-          duplex: 'half',
-        },
-        env,
-      );
+      const { stream, state } = stallingBody(start);
+      const pending = postStream(path, type, stream, { origin: 'https://webinar.test' });
       await vi.advanceTimersByTimeAsync(BODY_TIMEOUT_MS + 100);
       const res = await pending;
       expect(res.status, path).toBe(408);
       expect(res.headers.get('cache-control'), path).toBe('no-store');
       expect(await res.text(), path).toContain('Die Anfrage kam zu langsam an.');
+      expect(state.cancelled, path).toBe(true);
     }
     vi.useRealTimers();
     expect(await kvSnapshot()).toEqual(before);
