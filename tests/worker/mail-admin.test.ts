@@ -23,6 +23,27 @@ const retry = (key: string, headers: Record<string, string>, overrides: Partial<
   );
 
 describe('dead letters for ops', () => {
+  it('keeps no address in a stored reason, even when the upstream error quoted one', async () => {
+    const { id, email } = await makeLead('pending', 'dlq-reason');
+    const key = `dlq:confirm:${id}:reason`;
+    await storeDeadLetter(
+      env.LEADS,
+      key,
+      { leadId: id },
+      {
+        kind: 'confirm',
+        reason: `Versand fehlgeschlagen: Error: email to ${email} not allowed`,
+        attempts: 6,
+        failedAt: new Date().toISOString(),
+      },
+    );
+    const res = await SELF.fetch(`${BASE}/api/admin/mail/dead-letters`, { headers: OPS });
+    const { entries } = (await res.json()) as { entries: { key: string; reason: string }[] };
+    const entry = entries.find((e) => e.key === key);
+    expect(entry?.reason).toBe('Versand fehlgeschlagen: Error: email to [email] not allowed');
+    await env.LEADS.delete(key);
+  });
+
   it('lists failed jobs with their reason and requeues one on retry; the mail then goes out once', async () => {
     const { id, email } = await makeLead('pending', 'dlq');
     const job = { type: 'mail', kind: 'confirm', leadId: id, requestedAt: Date.now() };

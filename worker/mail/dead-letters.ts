@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import { MailJob } from './jobs';
+import { redact } from '../log';
 
 export const DLQ_PREFIX = 'dlq:';
 /** Dead letters are kept for 30 days. */
@@ -40,7 +41,9 @@ export async function storeDeadLetter(
 ): Promise<void> {
   const metadata: DeadLetterSummary = {
     kind: summary.kind.slice(0, 40),
-    reason: summary.reason.slice(0, 300),
+    // An upstream error may quote the recipient ("email to … not allowed"); the entry names
+    // the lead by id, so the reason needs no address.
+    reason: redact(summary.reason).slice(0, 300),
     attempts: summary.attempts,
     failedAt: summary.failedAt,
   };
