@@ -105,11 +105,20 @@ function ItemButtons(props: {
   );
 }
 
+/** The draft's value at `path` (undefined where the path leads nowhere). */
+function valueAt(draft: unknown, path: Path): unknown {
+  return path.reduce<unknown>((o, k) => (o as Record<string | number, unknown> | undefined)?.[k], draft);
+}
+
 export function ConfigForm(props: ConfigFormProps) {
   const d = () => props.draft;
+  /** A text field's props, all from its path in the draft: name, errors, value, change. */
   const text = (path: Path) => ({
     path: path.join('.'),
     errors: props.errors,
+    get value() {
+      return valueAt(d(), path) as string | undefined;
+    },
     onInput: (value: string) => props.set(path, value),
   });
 
@@ -117,19 +126,13 @@ export function ConfigForm(props: ConfigFormProps) {
     <div class="config-form">
       <section class="card" aria-labelledby="sec-webinar">
         <h2 id="sec-webinar">Webinar</h2>
-        <TextField {...text(['webinar', 'eyebrow'])} label="Dachzeile" value={d().webinar.eyebrow} />
-        <TextField {...text(['webinar', 'title'])} label="Titel" value={d().webinar.title} />
-        <TextArea
-          {...text(['webinar', 'subtitle'])}
-          label="Untertitel"
-          value={d().webinar.subtitle}
-          rows={3}
-        />
+        <TextField {...text(['webinar', 'eyebrow'])} label="Dachzeile" />
+        <TextField {...text(['webinar', 'title'])} label="Titel" />
+        <TextArea {...text(['webinar', 'subtitle'])} label="Untertitel" rows={3} />
         <TextField
           {...text(['webinar', 'start'])}
           label="Beginn"
           hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T19:00:00+01:00 (Winterzeit +01:00, Sommerzeit +02:00)."
-          value={d().webinar.start}
         />
         <NumberField
           path="webinar.durationMinutes"
@@ -146,7 +149,6 @@ export function ConfigForm(props: ConfigFormProps) {
           type="url"
           label="Teilnahme-Link"
           hint="Wird nur per E-Mail verschickt, nie auf der Seite gezeigt."
-          value={d().webinar.joinUrl}
         />
         <TextField
           path="webinar.replayUrl"
@@ -160,26 +162,22 @@ export function ConfigForm(props: ConfigFormProps) {
 
       <section class="card" aria-labelledby="sec-cta">
         <h2 id="sec-cta">Anmeldeknopf und Zusicherung</h2>
-        <TextField {...text(['cta'])} label="Text des Anmeldeknopfs" value={d().cta} />
-        <TextField {...text(['reassurance'])} label="Zusicherung unter dem Knopf" value={d().reassurance} />
+        <TextField {...text(['cta'])} label="Text des Anmeldeknopfs" />
+        <TextField {...text(['reassurance'])} label="Zusicherung unter dem Knopf" />
       </section>
 
       <section class="card" aria-labelledby="sec-topics">
         <h2 id="sec-topics">Themen</h2>
-        <TextField {...text(['topicsHeading'])} label="Überschrift der Themen" value={d().topicsHeading} />
+        <TextField {...text(['topicsHeading'])} label="Überschrift der Themen" />
         <ListError errors={props.errors} path="topics" />
         <ol class="items">
           <Index each={d().topics}>
-            {(topic: () => Topic, i) => (
+            {(_topic: () => Topic, i) => (
               <li>
                 <fieldset>
                   <legend>Thema {i + 1}</legend>
-                  <TextField {...text(['topics', i, 'title'])} label="Titel" value={topic().title} />
-                  <TextArea
-                    {...text(['topics', i, 'description'])}
-                    label="Beschreibung"
-                    value={topic().description}
-                  />
+                  <TextField {...text(['topics', i, 'title'])} label="Titel" />
+                  <TextArea {...text(['topics', i, 'description'])} label="Beschreibung" />
                   <ItemButtons
                     index={i}
                     count={d().topics.length}
@@ -210,11 +208,7 @@ export function ConfigForm(props: ConfigFormProps) {
 
       <section class="card" aria-labelledby="sec-speakers">
         <h2 id="sec-speakers">Referenten</h2>
-        <TextField
-          {...text(['speakersHeading'])}
-          label="Überschrift der Referenten"
-          value={d().speakersHeading}
-        />
+        <TextField {...text(['speakersHeading'])} label="Überschrift der Referenten" />
         <ListError errors={props.errors} path="speakers" />
         <ol class="items">
           <Index each={d().speakers}>
@@ -225,9 +219,9 @@ export function ConfigForm(props: ConfigFormProps) {
                     Referent {i + 1}
                     <Show when={speaker().name.trim()}>: {speaker().name}</Show>
                   </legend>
-                  <TextField {...text(['speakers', i, 'name'])} label="Name" value={speaker().name} />
-                  <TextField {...text(['speakers', i, 'role'])} label="Rolle" value={speaker().role} />
-                  <TextArea {...text(['speakers', i, 'bio'])} label="Kurzbiografie" value={speaker().bio} />
+                  <TextField {...text(['speakers', i, 'name'])} label="Name" />
+                  <TextField {...text(['speakers', i, 'role'])} label="Rolle" />
+                  <TextArea {...text(['speakers', i, 'bio'])} label="Kurzbiografie" />
                   <PhotoField
                     path={`speakers.${i}.photo`}
                     errors={props.errors}
@@ -271,13 +265,12 @@ export function ConfigForm(props: ConfigFormProps) {
 
       <section class="card" aria-labelledby="sec-giveaway">
         <h2 id="sec-giveaway">Gewinnspiel</h2>
-        <TextField {...text(['giveaway', 'headline'])} label="Überschrift" value={d().giveaway.headline} />
-        <TextArea {...text(['giveaway', 'prize'])} label="Preis" value={d().giveaway.prize} />
+        <TextField {...text(['giveaway', 'headline'])} label="Überschrift" />
+        <TextArea {...text(['giveaway', 'prize'])} label="Preis" />
         <TextField
           {...text(['giveaway', 'deadline'])}
           label="Teilnahmeschluss"
           hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T23:59:59+01:00."
-          value={d().giveaway.deadline}
         />
         <ParagraphsField
           path="giveaway.terms"
@@ -290,67 +283,32 @@ export function ConfigForm(props: ConfigFormProps) {
 
       <section class="card" aria-labelledby="sec-form">
         <h2 id="sec-form">Formulartexte</h2>
-        <TextField
-          {...text(['form', 'heading'])}
-          label="Überschrift des Formulars"
-          value={d().form.heading}
-        />
-        <TextArea
-          {...text(['form', 'privacyLabel'])}
-          label="Datenschutz-Einwilligung"
-          value={d().form.privacyLabel}
-        />
-        <TextArea
-          {...text(['form', 'giveawayLabel'])}
-          label="Gewinnspiel-Teilnahme"
-          value={d().form.giveawayLabel}
-        />
-        <TextArea
-          {...text(['form', 'newsletterLabel'])}
-          label="Newsletter-Einwilligung"
-          value={d().form.newsletterLabel}
-        />
+        <TextField {...text(['form', 'heading'])} label="Überschrift des Formulars" />
+        <TextArea {...text(['form', 'privacyLabel'])} label="Datenschutz-Einwilligung" />
+        <TextArea {...text(['form', 'giveawayLabel'])} label="Gewinnspiel-Teilnahme" />
+        <TextArea {...text(['form', 'newsletterLabel'])} label="Newsletter-Einwilligung" />
         <TextField
           {...text(['form', 'consentVersion'])}
           label="Version der Einwilligungstexte"
           hint="Bitte erhöhen, sobald sich einer der drei Einwilligungstexte ändert (wird mit jeder Einwilligung gespeichert)."
-          value={d().form.consentVersion}
         />
-        <TextField
-          {...text(['form', 'thankYouHeading'])}
-          label="Überschrift der Bestätigung"
-          value={d().form.thankYouHeading}
-        />
-        <TextArea
-          {...text(['form', 'thankYouText'])}
-          label="Text der Bestätigung"
-          value={d().form.thankYouText}
-        />
+        <TextField {...text(['form', 'thankYouHeading'])} label="Überschrift der Bestätigung" />
+        <TextArea {...text(['form', 'thankYouText'])} label="Text der Bestätigung" />
         <TextField
           {...text(['form', 'replayHeading'])}
           label="Überschrift nach dem Webinar (Aufzeichnung anfordern)"
-          value={d().form.replayHeading}
         />
       </section>
 
       <section class="card" aria-labelledby="sec-legal">
         <h2 id="sec-legal">Impressum und Datenschutz</h2>
-        <TextField {...text(['legal', 'company'])} label="Firma" value={d().legal.company} />
-        <TextField
-          {...text(['legal', 'representative'])}
-          label="Vertretungsberechtigt"
-          value={d().legal.representative}
-        />
-        <TextField {...text(['legal', 'street'])} label="Straße und Hausnummer" value={d().legal.street} />
-        <TextField {...text(['legal', 'postalCode'])} label="Postleitzahl" value={d().legal.postalCode} />
-        <TextField {...text(['legal', 'city'])} label="Ort" value={d().legal.city} />
-        <TextField {...text(['legal', 'country'])} label="Land" value={d().legal.country} />
-        <TextField
-          {...text(['legal', 'email'])}
-          type="email"
-          label="Kontakt-E-Mail"
-          value={d().legal.email}
-        />
+        <TextField {...text(['legal', 'company'])} label="Firma" />
+        <TextField {...text(['legal', 'representative'])} label="Vertretungsberechtigt" />
+        <TextField {...text(['legal', 'street'])} label="Straße und Hausnummer" />
+        <TextField {...text(['legal', 'postalCode'])} label="Postleitzahl" />
+        <TextField {...text(['legal', 'city'])} label="Ort" />
+        <TextField {...text(['legal', 'country'])} label="Land" />
+        <TextField {...text(['legal', 'email'])} type="email" label="Kontakt-E-Mail" />
         <For
           each={
             [
@@ -382,14 +340,9 @@ export function ConfigForm(props: ConfigFormProps) {
 
       <section class="card" aria-labelledby="sec-seo">
         <h2 id="sec-seo">Suchmaschinen (SEO)</h2>
-        <TextField {...text(['seo', 'title'])} label="Seitentitel" value={d().seo.title} />
-        <TextArea {...text(['seo', 'description'])} label="Beschreibung" value={d().seo.description} />
-        <TextField
-          {...text(['seo', 'siteUrl'])}
-          type="url"
-          label="Adresse der Seite"
-          value={d().seo.siteUrl}
-        />
+        <TextField {...text(['seo', 'title'])} label="Seitentitel" />
+        <TextArea {...text(['seo', 'description'])} label="Beschreibung" />
+        <TextField {...text(['seo', 'siteUrl'])} type="url" label="Adresse der Seite" />
       </section>
     </div>
   );
