@@ -29,13 +29,13 @@
  * concurrency), BENCH_LOAD_PORT_BASE (default 4700),
  * BENCH_CPU_RUNS (default 3000), BENCH_LOAD_SKIP_TESTS=1 to skip step 4.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { QUIET_ENV, ROOT, startServer } from '../helpers/server.mjs';
+import { QUIET_ENV, ROOT, startPreview, startServer } from '../helpers/server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BASELINE_DIR = join(HERE, 'baseline-worker');
@@ -52,7 +52,6 @@ const FLOOR_STEPS = 'limit,get,put,queue,log';
 // The issue: CPU per registration, median and p99, well under 1 ms.
 const TARGET = { ratio: 0.7, cpuP50Ms: 1, cpuP99Ms: 1 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
 
 // --- the baseline server -------------------------------------------------------------
@@ -66,61 +65,27 @@ async function startBaseline(port) {
   });
   if (build.status !== 0) throw new Error(`baseline build failed:\n${build.stdout}${build.stderr}`);
   const persistDir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
-  const child = spawn(
-    'setsid',
-    [process.execPath, VITE, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-    {
-      cwd: BASELINE_DIR,
-      env: { ...process.env, ...QUIET_ENV, WEBINAR_PERSIST_DIR: persistDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (d) => (output = (output + d).slice(-4000)));
-  child.stderr.on('data', (d) => (output = (output + d).slice(-4000)));
-  const pgid = child.pid;
-  const alive = () => {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const stop = async () => {
-    process.removeListener('exit', onExit);
-    for (const signal of ['SIGTERM', 'SIGKILL']) {
-      if (!alive()) break;
+  const removeDir = () => rmSync(persistDir, { recursive: true, force: true });
+  const preview = await startPreview({
+    cwd: BASELINE_DIR,
+    port,
+    env: { WEBINAR_PERSIST_DIR: persistDir },
+    onExit: removeDir,
+  }).catch((error) => {
+    removeDir();
+    throw new Error(`baseline did not start: ${error.message}`);
+  });
+  return {
+    url: preview.url,
+    stop: async () => {
       try {
-        process.kill(-pgid, signal);
-      } catch {
-        /* gone */
+        await preview.stop();
+      } finally {
+        preview.detach();
+        removeDir();
       }
-      for (let i = 0; i < 50 && alive(); i++) await sleep(100);
-    }
-    rmSync(persistDir, { recursive: true, force: true });
+    },
   };
-  const onExit = () => {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.once('exit', onExit);
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 240; i++) {
-    try {
-      const res = await fetch(url + '/', { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.ok) return { url, stop };
-    } catch {
-      /* not yet */
-    }
-    await sleep(250);
-  }
-  await stop();
-  throw new Error(`baseline did not start on ${url}:\n${output}`);
 }
 
 // --- load runs -----------------------------------------------------------------------

@@ -141,6 +141,57 @@ export async function startServer({
   const ownPersistDir = !persistDir;
   persistDir ??= mkdtempSync(join(tmpdir(), 'webinar-kv-'));
   const appDir = snapshotDist(extraAssets, environment);
+  // A crashed or forgetful test run must not leave the temp dirs behind either.
+  const removeDirs = () => {
+    rmSync(appDir, { recursive: true, force: true });
+    if (ownPersistDir) rmSync(persistDir, { recursive: true, force: true });
+  };
+  const preview = await startPreview({
+    cwd: appDir,
+    port,
+    configFile: join(ROOT, 'vite.config.ts'),
+    env: { WEBINAR_PERSIST_DIR: persistDir, ...env },
+    timeoutMs,
+    onExit: removeDirs,
+  }).catch((error) => {
+    removeDirs();
+    throw error;
+  });
+
+  return {
+    url: preview.url,
+    port,
+    persistDir,
+    output: preview.output,
+    stop: async () => {
+      try {
+        await preview.stop();
+      } finally {
+        rmSync(appDir, { recursive: true, force: true });
+      }
+    },
+    cleanup: () => {
+      preview.detach();
+      removeDirs();
+      rmSync(persistDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * `vite preview` in `cwd`, in its own process group, ready once `/` answers below 500.
+ * `stop()` ends the whole group, then fails when the output (Vite, Miniflare, the worker's
+ * console) holds personal data. `onExit` also runs when this process exits first.
+ * @param {{ cwd: string, port: number, configFile?: string, env?: Record<string,string>, timeoutMs?: number, onExit?: () => void }} options
+ */
+export async function startPreview({
+  cwd,
+  port,
+  configFile,
+  env = {},
+  timeoutMs = 60_000,
+  onExit = () => {},
+}) {
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
   const child = spawn(
     'setsid',
@@ -148,19 +199,14 @@ export async function startServer({
       process.execPath,
       vite,
       'preview',
-      '--config',
-      join(ROOT, 'vite.config.ts'),
+      ...(configFile ? ['--config', configFile] : []),
       '--host',
       '127.0.0.1',
       '--port',
       String(port),
       '--strictPort',
     ],
-    {
-      cwd: appDir,
-      env: { ...process.env, ...QUIET_ENV, WEBINAR_PERSIST_DIR: persistDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { cwd, env: { ...process.env, ...QUIET_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -186,24 +232,13 @@ export async function startServer({
       return false;
     }
   };
-  // A crashed or forgetful test run must not leave workerd or temp dirs behind.
-  const onExit = () => {
+  // A crashed or forgetful test run must not leave workerd behind.
+  const exitHook = () => {
     killGroup('SIGKILL');
-    rmSync(appDir, { recursive: true, force: true });
-    if (ownPersistDir) rmSync(persistDir, { recursive: true, force: true });
+    onExit();
   };
-  atExit.add(onExit);
+  atExit.add(exitHook);
 
-  /**
-   * Stops the server; then fails when its output (Vite, Miniflare, the worker's console)
-   * holds personal data, so every e2e file and bench checks the logs of what it ran.
-   */
-  const stop = async () => {
-    await halt();
-    const leaks = personalDataIn(serverLines(log));
-    if (leaks.length)
-      throw new Error(`personal data in the server's log (${url}):\n${leaks.slice(0, 10).join('\n')}`);
-  };
   const halt = async () => {
     if (groupAlive()) {
       killGroup('SIGTERM');
@@ -213,7 +248,6 @@ export async function startServer({
         for (let i = 0; i < 20 && groupAlive(); i++) await sleep(100);
       }
     }
-    rmSync(appDir, { recursive: true, force: true });
   };
 
   const url = `http://127.0.0.1:${port}`;
@@ -239,14 +273,15 @@ export async function startServer({
 
   return {
     url,
-    port,
-    persistDir,
     output: () => log,
-    stop,
-    cleanup: () => {
-      atExit.delete(onExit);
-      rmSync(appDir, { recursive: true, force: true });
-      rmSync(persistDir, { recursive: true, force: true });
+    /** Stops the group; then fails on personal data in its output. */
+    stop: async () => {
+      await halt();
+      const leaks = personalDataIn(serverLines(log));
+      if (leaks.length)
+        throw new Error(`personal data in the server's log (${url}):\n${leaks.slice(0, 10).join('\n')}`);
     },
+    /** Forgets the exit hook (the caller has cleaned up itself). */
+    detach: () => atExit.delete(exitHook),
   };
 }
