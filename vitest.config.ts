@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import solid from 'vite-plugin-solid';
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 
 // No internet on these machines: no metrics, no request.cf lookup (see vite.config.ts).
 process.env.WRANGLER_SEND_METRICS ??= 'false';
@@ -12,6 +12,9 @@ process.env.WRANGLER_HIDE_BANNER ??= 'true';
  * rate limiter, the built assets), `dom` renders components in happy-dom.
  * `npm test` builds first, so the worker tests see the real built index.html.
  */
+// Applied to each test file's own (isolated) D1 database by tests/worker/d1-setup.ts.
+const migrations = await readD1Migrations('./migrations');
+
 export default defineConfig({
   test: {
     projects: [
@@ -37,6 +40,7 @@ export default defineConfig({
                 // no host environment, so they come in as bindings.
                 FUZZ_SEED: process.env.FUZZ_SEED ?? '',
                 FUZZ_SCALE: process.env.FUZZ_SCALE ?? '1',
+                TEST_MIGRATIONS: migrations,
               },
             },
           }),
@@ -45,7 +49,7 @@ export default defineConfig({
           name: 'worker',
           include: ['tests/worker/**/*.test.{ts,tsx}'],
           // Records every console line of the worker; fails a file that logged personal data.
-          setupFiles: ['tests/worker/log-privacy-setup.ts'],
+          setupFiles: ['tests/worker/d1-setup.ts', 'tests/worker/log-privacy-setup.ts'],
         },
       },
       {

@@ -1,19 +1,12 @@
 /**
- * The admin audit log in KV (`LEADS`): one key per entry, the entry itself in the key's
- * metadata so reading the log is one `list` call per 1000 entries and never a `get`.
- *
- * Key: `audit:<inverted time>:<iso time>:<random>`. The inverted time
- * (9999999999999 − epoch ms, 13 digits) makes KV's ascending key order newest-first, so
- * "the latest 100 entries" is a single `list`. The ISO time follows for people reading
- * keys in the dashboard. Entries never hold a secret, a lead's email or an erased address;
- * the identity is the admin's (an Access email or `token:<role>`).
- * See docs/decisions/022-audit-log.md.
+ * The admin audit log in D1 (`audit_log`): one row per entry, newest first by id. Entries
+ * never hold a secret, a lead's email or an erased address; the identity is the admin's
+ * (an Access email or `token:<role>`). See docs/decisions/022-audit-log.md.
  */
 import { errorMessage, log } from './log';
 
-export const AUDIT_PREFIX = 'audit:';
-/** Entries expire after about 13 months (KV `expirationTtl`, seconds). */
-export const AUDIT_TTL_S = 400 * 86_400;
+/** Entries are deleted after about 13 months (the hourly cron). */
+export const AUDIT_RETENTION_MS = 400 * 86_400_000;
 
 export type AuditAction =
   | 'auth.failed'
@@ -27,6 +20,8 @@ export type AuditAction =
   | 'audit.read'
   | (string & {});
 
+export type AuditDetail = Record<string, string | number | boolean>;
+
 export interface AuditEntry {
   /** ISO time. */
   t: string;
@@ -36,29 +31,14 @@ export interface AuditEntry {
   id: string;
   action: AuditAction;
   /** Short, non-personal facts: counts, format, reason codes, the request path. */
-  detail?: Record<string, string | number | boolean>;
+  detail?: AuditDetail;
 }
 
-const MAX_KEY_MS = 9_999_999_999_999;
-
-function randomSuffix(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-}
-
-export function auditKey(at: Date): string {
-  const inverted = String(MAX_KEY_MS - at.getTime()).padStart(13, '0');
-  return `${AUDIT_PREFIX}${inverted}:${at.toISOString()}:${randomSuffix()}`;
-}
-
-/** Metadata is capped at 1024 bytes by KV: long detail values are cut. */
-function fit(entry: AuditEntry): AuditEntry {
-  const detail: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(entry.detail ?? {}))
-    detail[k.slice(0, 40)] = typeof v === 'string' ? v.slice(0, 120) : v;
-  const out: AuditEntry = { ...entry, id: entry.id.slice(0, 254), detail };
-  while (new TextEncoder().encode(JSON.stringify(out)).length > 1000 && Object.keys(detail).length)
-    delete detail[Object.keys(detail).pop()!];
+/** Long values are cut: the log is for facts, not payloads. */
+function fit(detail: AuditDetail | undefined): AuditDetail {
+  const out: AuditDetail = {};
+  for (const [k, v] of Object.entries(detail ?? {}).slice(0, 20))
+    out[k.slice(0, 40)] = typeof v === 'string' ? v.slice(0, 300) : v;
   return out;
 }
 
@@ -68,13 +48,15 @@ function fit(entry: AuditEntry): AuditEntry {
  * @returns whether the entry was stored.
  */
 export async function appendAudit(
-  kv: KVNamespace,
+  db: D1Database,
   entry: Omit<AuditEntry, 't'> & { t?: string },
 ): Promise<boolean> {
-  const at = entry.t ? new Date(entry.t) : new Date();
-  const full = fit({ ...entry, t: at.toISOString() });
+  const at = entry.t ? Date.parse(entry.t) : Date.now();
   try {
-    await kv.put(auditKey(at), '', { metadata: full, expirationTtl: AUDIT_TTL_S });
+    await db
+      .prepare('INSERT INTO audit_log (at, role, actor, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)')
+      .bind(at, entry.role.slice(0, 40), entry.id.slice(0, 254), entry.action.slice(0, 80), JSON.stringify(fit(entry.detail)))
+      .run();
     return true;
   } catch (error) {
     log.error('audit.write_failed', { action: entry.action, message: errorMessage(error) });
@@ -82,16 +64,44 @@ export async function appendAudit(
   }
 }
 
-/** Newest entries first, up to `limit` (≤ 1000), optionally continuing from a cursor. */
+interface AuditRow {
+  id: number;
+  at: number;
+  role: string;
+  actor: string;
+  action: string;
+  detail: string;
+}
+
+/**
+ * Newest entries first, up to `limit` (≤ 1000); `cursor` (from the previous page)
+ * continues below it. Keyset pagination on the row id: stable while entries are added.
+ */
 export async function readAudit(
-  kv: KVNamespace,
+  db: D1Database,
   opts: { limit?: number; cursor?: string } = {},
 ): Promise<{ entries: AuditEntry[]; cursor?: string }> {
-  const res = await kv.list<AuditEntry>({
-    prefix: AUDIT_PREFIX,
-    limit: Math.min(opts.limit ?? 100, 1000),
-    ...(opts.cursor ? { cursor: opts.cursor } : {}),
+  const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+  const below = opts.cursor && /^\d{1,15}$/.test(opts.cursor) ? Number(opts.cursor) : Number.MAX_SAFE_INTEGER;
+  const { results } = await db
+    .prepare('SELECT * FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2')
+    .bind(below, limit + 1)
+    .all<AuditRow>();
+  const page = results.slice(0, limit);
+  const entries = page.map((r) => {
+    let detail: AuditDetail = {};
+    try {
+      detail = JSON.parse(r.detail) as AuditDetail;
+    } catch {
+      // An unreadable detail is shown as none; the entry itself still counts.
+    }
+    return { t: new Date(r.at).toISOString(), role: r.role, id: r.actor, action: r.action, detail };
   });
-  const entries = res.keys.flatMap((k) => (k.metadata && typeof k.metadata === 'object' ? [k.metadata] : []));
-  return { entries, ...(res.list_complete ? {} : { cursor: res.cursor }) };
+  return { entries, ...(results.length > limit ? { cursor: String(page[page.length - 1].id) } : {}) };
+}
+
+/** Deletes entries older than the retention period (hourly cron). */
+export async function purgeAudit(db: D1Database, nowMs: number): Promise<number> {
+  const res = await db.prepare('DELETE FROM audit_log WHERE at < ?1').bind(nowMs - AUDIT_RETENTION_MS).run();
+  return res.meta.changes ?? 0;
 }

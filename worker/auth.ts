@@ -332,7 +332,7 @@ async function recordFailure(c: Context<AdminEnv>, f: Failure) {
     log.warn('auth.refused_unaudited', { path, reason: f.reason });
     return;
   }
-  await appendAudit(c.env.LEADS, {
+  await appendAudit(c.env.DB, {
     role: f.role ?? 'none',
     id: f.id ?? 'anonymous',
     action: 'auth.failed',

@@ -5,23 +5,18 @@
  * the current record, so an unsubscribe or erasure in between is always honoured.
  *
  * - `mail`: send one mail of `kind` to one lead.
- * - `fanout`: up to 100 lead ids for one reminder kind; the consumer turns it into `mail`
- *   jobs with one `sendBatch`, so the cron run only enqueues one message per 100 leads
- *   (docs/decisions/041-reminder-fanout.md).
+ * - `fanout`: one slice of the lead id space (`idFrom` ≤ id < `idTo`, hex prefixes) for one
+ *   reminder kind; the consumer reads the confirmed leads of that slice from D1 and turns
+ *   them into `mail` jobs, so the cron run enqueues a fixed number of messages whatever
+ *   the number of leads (docs/decisions/041-reminder-fanout.md). Lead ids are HMACs, so
+ *   slices are evenly filled.
  */
 import * as v from 'valibot';
-import type { SentKind } from '../lead-store';
 
 /** Attempts after the first; in step with `max_retries` of the consumer in wrangler.toml. */
 export const MAIL_MAX_RETRIES = 5;
 
-export const MAIL_KINDS = [
-  'confirm',
-  'welcome',
-  'reminder24h',
-  'reminder1h',
-  'replay',
-] as const satisfies readonly SentKind[];
+export const MAIL_KINDS = ['confirm', 'welcome', 'reminder24h', 'reminder1h', 'replay'] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 export const REMINDER_KINDS = ['reminder24h', 'reminder1h', 'replay'] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
@@ -51,18 +46,23 @@ export const MailJob = v.object({
   /** Webinar start the mail is about (reminders): a rescheduled webinar gets its own reminders. */
   startMs: v.optional(Millis),
   origin: v.optional(Origin),
+  /**
+   * Which send of this kind it is (worker/store/mail-sends.ts): duplicates of one request
+   * share it, so they send once. Reminders use the webinar start instead.
+   */
+  ref: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9]{1,40}$/, 'Die Versandkennung ist ungültig.'))),
 });
+
+/** A lead-id prefix of 1 to 64 hex digits; `idTo` may also be `~` (past every id). */
+const IdBound = v.pipe(v.string(), v.regex(/^(?:[0-9a-f]{1,64}|~)$/, 'Die Bereichsgrenze ist ungültig.'));
 
 export const FanoutJob = v.object({
   type: v.literal('fanout'),
   kind: v.picklist(REMINDER_KINDS, 'Unbekannte Erinnerungs-Art.'),
   startMs: Millis,
   requestedAt: Millis,
-  leadIds: v.pipe(
-    v.array(LeadIdSchema),
-    v.minLength(1),
-    v.maxLength(100, 'Höchstens 100 Leads je Verteil-Auftrag.'),
-  ),
+  idFrom: IdBound,
+  idTo: IdBound,
 });
 
 export const QueueJob = v.variant('type', [MailJob, FanoutJob], 'Unbekannter Auftragstyp.');

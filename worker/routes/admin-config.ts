@@ -105,7 +105,7 @@ async function readJson<S extends v.GenericSchema>(
 async function answerPublish(c: Ctx, result: PublishResult, action: string) {
   const who = c.get('identity');
   if (result.ok) {
-    await appendAudit(c.env.LEADS, {
+    await appendAudit(c.env.DB, {
       role: who.role,
       id: who.id,
       action,

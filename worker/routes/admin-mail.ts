@@ -95,7 +95,7 @@ export const adminMailRoutes = new Hono<AdminEnv>()
         log.error('admin_mail.delete_failed', { message: errorMessage(error) }),
       );
       const who = c.get('identity');
-      await appendAudit(c.env.LEADS, {
+      await appendAudit(c.env.DB, {
         role: who.role,
         id: who.id,
         action: 'mail.retried',

@@ -196,7 +196,7 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
       return refuse(c, 503, MSG.busy);
     }
     // The audit says that an erasure happened and who did it, never which address.
-    await appendAudit(c.env.LEADS, {
+    await appendAudit(c.env.DB, {
       role: who.role,
       id: who.id,
       action: 'lead.erased',
@@ -228,7 +228,7 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
       redraw: body.value.redraw,
     });
     if (!outcome.ok) {
-      await appendAudit(c.env.LEADS, {
+      await appendAudit(c.env.DB, {
         role: who.role,
         id: who.id,
         action: 'giveaway.refused',
@@ -239,7 +239,7 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
       return refuse(c, 400, MSG.tooMany(outcome.eligibleCount));
     }
     const r = outcome.record;
-    await appendAudit(c.env.LEADS, {
+    await appendAudit(c.env.DB, {
       role: who.role,
       id: who.id,
       action: 'giveaway.drawn',

@@ -102,7 +102,7 @@ export const adminRoutes = new Hono<AdminEnv>()
       const role = await roleOfToken(envVars, parsed.output.token);
       if (!role) {
         log.warn('auth.sign_in_failed');
-        await appendAudit(c.env.LEADS, {
+        await appendAudit(c.env.DB, {
           role: 'none',
           id: 'anonymous',
           action: 'session.failed',
@@ -113,7 +113,7 @@ export const adminRoutes = new Hono<AdminEnv>()
       const value = await createSessionValue(envVars, role);
       setSessionCookie(c, value);
       const nonce = value.split('.')[3];
-      await appendAudit(c.env.LEADS, { role, id: `token:${role}`, action: 'session.created' });
+      await appendAudit(c.env.DB, { role, id: `token:${role}`, action: 'session.created' });
       c.header('Cache-Control', 'no-store');
       return c.json({
         ok: true as const,

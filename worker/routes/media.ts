@@ -43,7 +43,7 @@ export const mediaRoutes = new Hono<AdminEnv>()
           result.code === 'too_large' ? 413 : 400,
         );
       const who = c.get('identity');
-      await appendAudit(c.env.LEADS, {
+      await appendAudit(c.env.DB, {
         role: who.role,
         id: who.id,
         action: 'media.uploaded',
