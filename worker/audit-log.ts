@@ -55,7 +55,13 @@ export async function appendAudit(
   try {
     await db
       .prepare('INSERT INTO audit_log (at, role, actor, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)')
-      .bind(at, entry.role.slice(0, 40), entry.id.slice(0, 254), entry.action.slice(0, 80), JSON.stringify(fit(entry.detail)))
+      .bind(
+        at,
+        entry.role.slice(0, 40),
+        entry.id.slice(0, 254),
+        entry.action.slice(0, 80),
+        JSON.stringify(fit(entry.detail)),
+      )
       .run();
     return true;
   } catch (error) {
@@ -102,6 +108,9 @@ export async function readAudit(
 
 /** Deletes entries older than the retention period (hourly cron). */
 export async function purgeAudit(db: D1Database, nowMs: number): Promise<number> {
-  const res = await db.prepare('DELETE FROM audit_log WHERE at < ?1').bind(nowMs - AUDIT_RETENTION_MS).run();
+  const res = await db
+    .prepare('DELETE FROM audit_log WHERE at < ?1')
+    .bind(nowMs - AUDIT_RETENTION_MS)
+    .run();
   return res.meta.changes ?? 0;
 }

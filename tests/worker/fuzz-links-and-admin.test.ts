@@ -27,7 +27,7 @@ import {
   unsafeReflections,
   wrongType,
 } from './fuzz-arbitraries';
-import { kvSnapshot, uniqueIp } from './helpers';
+import { storeSnapshot, uniqueIp } from './helpers';
 
 /** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
 const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
@@ -75,7 +75,7 @@ const tokenValue = fc.oneof(
 
 describe('mail links under generated tokens', () => {
   it(`answer every token with a page, never 5xx, reflect nothing and change nothing (${RUNS.links} bodies)`, async () => {
-    const before = await kvSnapshot();
+    const before = await storeSnapshot();
     const how = fc.constantFrom('get', 'form', 'multipart', 'json', 'one-click', 'repeated');
     await fc.assert(
       fc.asyncProperty(
@@ -126,7 +126,7 @@ describe('mail links under generated tokens', () => {
       ),
       fcOptions(RUNS.links),
     );
-    expect(await kvSnapshot()).toBe(before);
+    expect(await storeSnapshot()).toBe(before);
   }, 120_000);
 });
 

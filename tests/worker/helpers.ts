@@ -1,14 +1,8 @@
 /** Shared helpers for worker tests (workerd pool). */
 import { env, SELF } from 'cloudflare:test';
 import { app } from '../../worker/app';
-import { AUDIT_PREFIX } from '../../worker/audit-log';
-import {
-  decodeMetadata,
-  LEAD_PREFIX,
-  leadId,
-  type LeadMetadata,
-  type LeadRecord,
-} from '../../worker/lead-store';
+import { leadId } from '../../worker/store/lead-keys';
+import { getLead } from '../../worker/store/lead-store';
 
 let counter = 0;
 /** A fresh address per call, so tests never see each other's leads. */
@@ -44,14 +38,10 @@ export function postForm(fields: Record<string, string>, headers: Record<string,
   });
 }
 
+/** The lead stored for an address (with its consents), as the store reads it. */
 export async function storedLead(email: string) {
   const id = await leadId(email, env.LEAD_KEY_SECRET);
-  const { value, metadata } = await env.LEADS.getWithMetadata<LeadRecord, LeadMetadata>(
-    LEAD_PREFIX + id,
-    'json',
-  );
-  // As an export reads it: text fields decoded (worker/lead-store.ts, metadataOf).
-  return { id, record: value, metadata: decodeMetadata(metadata) as LeadMetadata | null };
+  return { id, lead: await getLead(env.DB, id) };
 }
 
 export async function gzipSize(body: string | ArrayBuffer): Promise<number> {
@@ -59,9 +49,9 @@ export async function gzipSize(body: string | ArrayBuffer): Promise<number> {
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
-/** env.LEADS with one method replaced: the way tests inject KV faults. */
-export function leadsWith(method: keyof KVNamespace, impl: (...args: unknown[]) => unknown): KVNamespace {
-  return new Proxy(env.LEADS, {
+/** env.DB with one method replaced: the way tests inject D1 faults. */
+export function dbWith(method: keyof D1Database, impl: (...args: unknown[]) => unknown): D1Database {
+  return new Proxy(env.DB, {
     get(target, prop) {
       if (prop === method) return impl;
       const value = Reflect.get(target, prop);
@@ -93,22 +83,39 @@ export function registerWith(
   );
 }
 
-/** Everything in both namespaces except audit entries, as names plus metadata: to prove nothing changed. */
-export async function kvSnapshot(): Promise<string> {
+/** Tables that hold what a visitor or a mail changed (the audit log is left out). */
+const PERSON_TABLES = [
+  'leads',
+  'consents',
+  'lead_events',
+  'suppression',
+  'mail_sends',
+  'fanouts',
+  'draws',
+  'dead_letters',
+  'dev_outbox',
+  'config_pointer',
+] as const;
+
+/** Every row of the person tables and every CONTENT key: to prove a request changed nothing. */
+export async function storeSnapshot(): Promise<string> {
   const out: string[] = [];
-  for (const [name, ns] of [
-    ['LEADS', env.LEADS],
-    ['CONTENT', env.CONTENT],
-  ] as const) {
-    let cursor: string | undefined;
-    for (let page = 0; page < 100; page++) {
-      const res = await ns.list({ ...(cursor ? { cursor } : {}) });
-      for (const k of res.keys)
-        if (!k.name.startsWith(AUDIT_PREFIX))
-          out.push(`${name} ${k.name} ${JSON.stringify(k.metadata ?? null)}`);
-      if (res.list_complete) break;
-      cursor = res.cursor;
-    }
+  const results = await env.DB.batch(PERSON_TABLES.map((t) => env.DB.prepare(`SELECT * FROM ${t}`)));
+  results.forEach((r, i) => {
+    for (const row of r.results) out.push(`${PERSON_TABLES[i]} ${JSON.stringify(row)}`);
+  });
+  let cursor: string | undefined;
+  for (let page = 0; page < 100; page++) {
+    const res = await env.CONTENT.list({ ...(cursor ? { cursor } : {}) });
+    for (const k of res.keys) out.push(`CONTENT ${k.name} ${JSON.stringify(k.metadata ?? null)}`);
+    if (res.list_complete) break;
+    cursor = res.cursor;
   }
   return out.sort().join('\n');
+}
+
+/** How many leads are stored (all addresses). */
+export async function leadCount(): Promise<number> {
+  const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM leads').first<{ n: number }>();
+  return row!.n;
 }

@@ -1,13 +1,26 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_CONFIG } from '../../worker/config-store';
 import { STORE_TIMEOUT_MS } from '../../worker/routes/register';
-import { SUPPRESSED_PREFIX } from '../../worker/lead-store';
-import { leadsWith, postForm, postJson, registerWith, storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { mailboxKey } from '../../worker/store/lead-keys';
+import { activeConsent, eraseAddress } from '../../worker/store/lead-store';
+import {
+  dbWith,
+  leadCount,
+  postForm,
+  postJson,
+  registerWith,
+  storedLead,
+  uniqueEmail,
+  uniqueIp,
+} from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
 
+const FORM = DEFAULT_CONFIG.form;
+
 describe('POST /api/register (JSON)', () => {
-  it('stores a new lead as pending with consents, source and proof', async () => {
+  it('stores a new lead as pending with pending consents, their texts, source and proof', async () => {
     const email = uniqueEmail('neu');
     const res = await postJson(
       {
@@ -24,60 +37,56 @@ describe('POST /api/register (JSON)', () => {
     );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
-    const { id, record, metadata } = await storedLead(email);
-    expect(record).not.toBeNull();
-    expect(record!.id).toBe(id);
-    expect(record!.email).toBe(email);
-    expect(record!.firstName).toBe('Jürgen');
-    expect(record!.status).toBe('pending');
-    expect(record!.consents.privacy.textVersion).toBe('2027-01');
-    expect(record!.consents.giveaway).toBeDefined();
-    expect(record!.consents.newsletter).toBeUndefined();
-    expect(record!.source).toMatchObject({
+    const { id, lead } = await storedLead(email);
+    expect(lead).not.toBeNull();
+    expect(lead!.id).toBe(id);
+    expect(lead!.email.toLowerCase()).toBe(email);
+    expect(lead!.firstName).toBe('Jürgen');
+    expect(lead!.status).toBe('pending');
+    const privacy = activeConsent(lead!, 'privacy')!;
+    expect(privacy).toMatchObject({
+      status: 'pending',
+      textVersion: FORM.consentVersion,
+      text: FORM.privacyLabel,
+    });
+    expect(privacy.given.userAgent).toBe('TestBrowser/1.0');
+    expect(privacy.given.ip).toMatch(/^10\./);
+    expect(activeConsent(lead!, 'giveaway')).toMatchObject({ status: 'pending', text: FORM.giveawayLabel });
+    expect(activeConsent(lead!, 'newsletter')).toBeUndefined();
+    expect(lead!.source).toMatchObject({
       utm_source: 'newsletter',
       utm_campaign: 'launch',
       referrer: 'https://suche.example',
       landingPath: '/',
     });
-    expect(record!.proof.registration.userAgent).toBe('TestBrowser/1.0');
-    expect(record!.proof.registration.ip).toMatch(/^10\./);
-    expect(metadata).toMatchObject({
-      e: email,
-      n: 'Jürgen',
-      s: 'pending',
-      g: 1,
-      us: 'newsletter',
-      uc: 'launch',
-    });
-    expect(metadata!.nl).toBeUndefined();
   });
 
   it('keys the lead by an HMAC of the address, never the address itself', async () => {
     const email = uniqueEmail('key');
     await postJson({ email, privacy: true });
-    const { keys } = await env.LEADS.list({ prefix: 'lead:' });
-    expect(keys.some((k) => k.name.includes(email))).toBe(false);
-    const { id } = await storedLead(email);
+    const { id, lead } = await storedLead(email);
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    expect(keys.some((k) => k.name === `lead:${id}`)).toBe(true);
+    expect(lead!.id).toBe(id);
+    expect(lead!.mailbox).toMatch(/^[0-9a-f]{64}$/);
+    expect(lead!.mailbox).not.toBe(id);
   });
 
   it('accepts checkbox values sent as "on"', async () => {
     const email = uniqueEmail('on');
     const res = await postJson({ email, privacy: 'on', newsletter: 'on' });
     expect(res.status).toBe(200);
-    const { record } = await storedLead(email);
-    expect(record!.consents.newsletter).toBeDefined();
+    const { lead } = await storedLead(email);
+    expect(activeConsent(lead!, 'newsletter')?.status).toBe('pending');
   });
 
   it('rejects a missing email with a German message and stores nothing', async () => {
-    const before = (await env.LEADS.list({ prefix: 'lead:' })).keys.length;
+    const before = await leadCount();
     const res = await postJson({ privacy: true });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { ok: boolean; errors: Record<string, string> };
     expect(body.ok).toBe(false);
     expect(body.errors.email).toBe('Bitte geben Sie Ihre E-Mail-Adresse ein.');
-    expect((await env.LEADS.list({ prefix: 'lead:' })).keys.length).toBe(before);
+    expect(await leadCount()).toBe(before);
   });
 
   it('rejects an invalid email, a missing privacy consent and a first name with a link, per field', async () => {
@@ -112,7 +121,7 @@ describe('POST /api/register (JSON)', () => {
     const res = await postJson({ email, privacy: true, website: 'https://spam.example' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
-    expect((await storedLead(email)).record).toBeNull();
+    expect((await storedLead(email)).lead).toBeNull();
   });
 
   it('answers a repeat exactly like a new registration and keeps the first consents', async () => {
@@ -123,28 +132,61 @@ describe('POST /api/register (JSON)', () => {
     expect(second.status).toBe(first.status);
     expect(await second.json()).toEqual({ ok: true });
     const after = await storedLead(email);
-    expect(after.record).toEqual(before.record);
-    expect(after.record!.consents.giveaway).toBeDefined();
-    expect(after.record!.source.utm_source).toBe('erste');
+    expect(after.lead).toEqual(before.lead);
+    expect(activeConsent(after.lead!, 'giveaway')).toBeDefined();
+    expect(after.lead!.source.utm_source).toBe('erste');
   });
 
-  it('does not write a second time within the one-write-per-second window', async () => {
-    const email = uniqueEmail('window');
-    await postJson({ email, privacy: true });
-    const put = vi.spyOn(env.LEADS, 'put');
-    const res = await registerWith({}, { email, privacy: true, newsletter: true });
-    expect(res.status).toBe(200);
-    expect(put).not.toHaveBeenCalled();
-  });
-
-  it('stores nothing for a suppressed (erased) address but answers the same', async () => {
-    const email = uniqueEmail('erased');
+  it('never overwrites the first name and adds a new consent only as pending', async () => {
+    const email = uniqueEmail('forge');
+    await postJson({ email, firstName: 'Anna', privacy: true });
     const { id } = await storedLead(email);
-    await env.LEADS.put(SUPPRESSED_PREFIX + id, '1');
-    const res = await postJson({ email, privacy: true });
+    await env.DB.prepare("UPDATE consents SET status = 'confirmed', confirmed_at = 1 WHERE lead_id = ?1")
+      .bind(id)
+      .run();
+    await env.DB.prepare("UPDATE leads SET status = 'confirmed' WHERE id = ?1").bind(id).run();
+    const res = await postJson({
+      email,
+      firstName: 'Mallory',
+      privacy: true,
+      newsletter: true,
+      giveaway: true,
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true });
-    expect((await storedLead(email)).record).toBeNull();
+    const { lead } = await storedLead(email);
+    expect(lead!.firstName).toBe('Anna');
+    expect(lead!.status).toBe('confirmed');
+    expect(activeConsent(lead!, 'newsletter')?.status).toBe('pending');
+    expect(activeConsent(lead!, 'privacy')?.status).toBe('confirmed');
+  });
+
+  it('keeps both consents of two simultaneous submits of one address, and answers both alike', async () => {
+    const email = uniqueEmail('double');
+    const [a, b] = await Promise.all([
+      postJson({ email, privacy: true, newsletter: true }),
+      postJson({ email, privacy: true, giveaway: true }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const { lead } = await storedLead(email);
+    expect(activeConsent(lead!, 'newsletter')).toBeDefined();
+    expect(activeConsent(lead!, 'giveaway')).toBeDefined();
+    expect(lead!.consents.filter((c) => c.kind === 'privacy')).toHaveLength(1);
+  });
+
+  it('stores nothing for an erased address, in any spelling of its mailbox, but answers the same', async () => {
+    const email = `erased.${Date.now()}@gmail.com`;
+    await postJson({ email, privacy: true });
+    await eraseAddress(env.DB, env.LEAD_KEY_SECRET, email, { atMs: Date.now(), by: 'ops' });
+    for (const variant of [email, email.replace('erased.', 'erased').replace('@', '+tag@')]) {
+      const res = await postJson({ email: variant, privacy: true });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true });
+      expect((await storedLead(variant)).lead).toBeNull();
+    }
+    const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM suppression WHERE mailbox = ?1')
+      .bind(await mailboxKey(email, env.LEAD_KEY_SECRET))
+      .first<{ n: number }>();
+    expect(row!.n).toBe(1);
   });
 
   it('refuses an unknown content type with 415', async () => {
@@ -184,30 +226,31 @@ describe('POST /api/register (JSON)', () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const res = await registerWith({ REGISTER_LIMITER: broken }, { email, privacy: true });
     expect(res.status).toBe(200);
-    expect((await storedLead(email)).record).not.toBeNull();
+    expect((await storedLead(email)).lead).not.toBeNull();
     expect(errors.mock.calls.flat().join(' ')).toContain('register.ratelimit_failed');
   });
 
-  it('answers 503 with Retry-After when KV fails, and nothing is written', async () => {
-    const email = uniqueEmail('kvdown');
-    const failingLeads = leadsWith('put', () => Promise.reject(new Error('KV put failed')));
+  it('answers 503 with Retry-After when D1 fails, and nothing is written', async () => {
+    const email = uniqueEmail('dbdown');
+    const failingDb = dbWith('batch', () => Promise.reject(new Error('D1_ERROR: storage unavailable')));
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const res = await registerWith({ LEADS: failingLeads }, { email, privacy: true });
+    const res = await registerWith({ DB: failingDb }, { email, privacy: true });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(((await res.json()) as { errors: Record<string, string> }).errors.form).toMatch(/erneut/);
-    expect((await storedLead(email)).record).toBeNull();
+    expect((await storedLead(email)).lead).toBeNull();
   });
-  it('answers 503 when a KV write hangs, instead of keeping the visitor waiting', async () => {
-    const email = uniqueEmail('kvslow');
-    const hangingLeads = leadsWith('put', () => new Promise(() => {}));
+
+  it('answers 503 when a D1 write hangs, instead of keeping the visitor waiting', async () => {
+    const email = uniqueEmail('dbslow');
+    const hangingDb = dbWith('batch', () => new Promise(() => {}));
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const started = Date.now();
-    const res = await registerWith({ LEADS: hangingLeads }, { email, privacy: true });
+    const res = await registerWith({ DB: hangingDb }, { email, privacy: true });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(Date.now() - started).toBeLessThan(STORE_TIMEOUT_MS + 2000);
-    expect((await storedLead(email)).record).toBeNull();
+    expect((await storedLead(email)).lead).toBeNull();
   }, 10_000);
 });
 
@@ -220,9 +263,9 @@ describe('POST /api/register (plain form, no JavaScript)', () => {
     );
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/danke');
-    const { record } = await storedLead(email);
-    expect(record!.consents.giveaway).toBeDefined();
-    expect(record!.source).toMatchObject({ utm_source: 'flyer', utm_medium: 'print', landingPath: '/' });
+    const { lead } = await storedLead(email);
+    expect(activeConsent(lead!, 'giveaway')).toBeDefined();
+    expect(lead!.source).toMatchObject({ utm_source: 'flyer', utm_medium: 'print', landingPath: '/' });
   });
 
   it('re-renders the page with the input kept and German errors on bad input', async () => {
@@ -244,11 +287,11 @@ describe('POST /api/register (plain form, no JavaScript)', () => {
     expect(html).toMatch(/id="reg-newsletter"[^>]*checked/);
   });
 
-  it('re-renders with 503 and the input kept when KV fails', async () => {
-    const failingLeads = leadsWith('put', () => Promise.reject(new Error('KV down')));
+  it('re-renders with 503 and the input kept when D1 fails', async () => {
+    const failingDb = dbWith('batch', () => Promise.reject(new Error('D1 down')));
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const res = await registerWith(
-      { LEADS: failingLeads },
+      { DB: failingDb },
       { email: 'kv.down@beispiel.de', privacy: 'on' },
       'form',
     );

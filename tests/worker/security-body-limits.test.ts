@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
 import { BODY_TIMEOUT_MS } from '../../worker/body-limit';
 import { MAX_BODY_BYTES } from '../../worker/routes/register';
-import { kvSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { storeSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 const TEN_MB = 10 * 1024 * 1024;
 const CHUNK = 1024;
@@ -174,7 +174,7 @@ describe('POST /api/register with a slow body', () => {
 
   it('answers 408 with a German message once the body has trickled for BODY_TIMEOUT_MS, and stores nothing', async () => {
     const email = uniqueEmail('slow-body');
-    const before = await kvSnapshot();
+    const before = await storeSnapshot();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     for (const [type, start] of [
       ['application/json', `{"email":"${email}","privacy":true,"firstName":"Lan`],
@@ -195,7 +195,7 @@ describe('POST /api/register with a slow body', () => {
       expect(state.cancelled, `${type}: the rest of the body is not waited for`).toBe(true);
     }
     vi.useRealTimers();
-    expect(await kvSnapshot()).toEqual(before);
+    expect(await storeSnapshot()).toEqual(before);
     expect((await storedLead(email)).record).toBeNull();
   });
 });
@@ -204,7 +204,7 @@ describe('slow bodies on the other doors that read one before any sign-in', () =
   afterEach(() => vi.useRealTimers());
 
   it('answers 408 on the admin sign-in and the mail-link forms, without waiting for the body', async () => {
-    const before = await kvSnapshot();
+    const before = await storeSnapshot();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     for (const [path, type, start] of [
       ['/api/admin/session', 'application/json', '{"token":"dev-only'],
@@ -221,6 +221,6 @@ describe('slow bodies on the other doors that read one before any sign-in', () =
       expect(state.cancelled, path).toBe(true);
     }
     vi.useRealTimers();
-    expect(await kvSnapshot()).toEqual(before);
+    expect(await storeSnapshot()).toEqual(before);
   });
 });

@@ -21,7 +21,7 @@ import {
   SESSION_COOKIE,
   type AuthVars,
 } from '../../worker/auth';
-import { kvSnapshot, uniqueIp } from './helpers';
+import { storeSnapshot, uniqueIp } from './helpers';
 
 const ORIGIN = 'https://webinar.test';
 
@@ -215,13 +215,13 @@ describe('every protected /api/admin/* route', () => {
     '%s: 401 and nothing done without valid credentials',
     async (label, r) => {
       stubJwks();
-      const before = await kvSnapshot();
+      const before = await storeSnapshot();
       for (const [how, headers] of await forgeries()) {
         const res = await app.request(r.path, request(r, { origin: ORIGIN, ...headers }), accessEnv());
         await expectRefused(res, 401, `${label} with ${how}`);
         expectSecurityHeaders(res, `${label} with ${how}`);
       }
-      expect(await kvSnapshot(), `${label}: KV changed`).toBe(before);
+      expect(await storeSnapshot(), `${label}: KV changed`).toBe(before);
     },
   );
 
@@ -233,14 +233,14 @@ describe('every protected /api/admin/* route', () => {
         ['ops', env.OPS_TOKEN],
         ['marketing', env.MARKETING_TOKEN],
       ] as const) {
-        const before = await kvSnapshot();
+        const before = await storeSnapshot();
         // An invalid body: the right role gets a 4xx from validation, never a change.
         const res = await app.request(r.path, request(r, { authorization: `Bearer ${token}` }, '{'), env);
         outcome[role] = res.status;
         expect(res.headers.get('cache-control'), `${label} as ${role}`).toBe('no-store');
         if (res.status === 403) {
           await expectRefused(res, 403, `${label} as ${role}`);
-          expect(await kvSnapshot(), `${label}: KV changed by a refused ${role}`).toBe(before);
+          expect(await storeSnapshot(), `${label}: KV changed by a refused ${role}`).toBe(before);
         } else await res.arrayBuffer();
       }
       // Least privilege: exactly one role passes the door.
@@ -250,7 +250,7 @@ describe('every protected /api/admin/* route', () => {
       if (!SAFE.has(r.method)) {
         const role = allowed[0][0] as 'ops' | 'marketing';
         const cookie = `${SESSION_COOKIE}=${await createSessionValue(env as unknown as AuthVars, role)}`;
-        const before = await kvSnapshot();
+        const before = await storeSnapshot();
         for (const [how, headers] of [
           ['no CSRF header', { cookie, origin: ORIGIN }],
           ['a wrong CSRF header', { cookie, origin: ORIGIN, 'x-csrf-token': 'forged' }],
@@ -259,7 +259,7 @@ describe('every protected /api/admin/* route', () => {
           const res = await app.request(r.path, request(r, headers), env);
           await expectRefused(res, 403, `${label} with ${how}`);
         }
-        expect(await kvSnapshot(), `${label}: KV changed by a CSRF attempt`).toBe(before);
+        expect(await storeSnapshot(), `${label}: KV changed by a CSRF attempt`).toBe(before);
       }
     },
   );

@@ -5,7 +5,7 @@
 import { webinarIcs } from '../../src/lib/calendar';
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { WebinarConfig } from '../../src/lib/webinar-config';
-import type { LeadRecord } from '../lead-store';
+import type { Lead } from '../store/lead-store';
 import { signToken } from '../tokens';
 import type { MailKind } from './jobs';
 import type { OutgoingMail } from './sender';
@@ -26,7 +26,7 @@ export function icsUid(leadId: string, startMs: number, siteUrl: string): string
 
 export async function composeMail(
   kind: MailKind,
-  lead: LeadRecord,
+  lead: Lead,
   config: WebinarConfig,
   o: ComposeOptions,
 ): Promise<OutgoingMail> {

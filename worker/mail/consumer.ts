@@ -1,63 +1,39 @@
 /**
  * Queue consumers: `webinar-mail` (send the mails) and `webinar-mail-dlq` (keep dead
- * letters in KV for ops).
+ * letters in D1 for ops).
  *
- * Once-only, whatever the retries (docs/decisions/044-mail-once-only.md): before sending
- * a mail the consumer reads the marker `sent:<kind>:<lead id>`; after sending it writes
- * the marker, and only then acknowledges the message. A redelivered or duplicated job finds
- * the marker and is acknowledged without a send. Jobs for the same (kind, lead) in one
- * batch are sent once. The remaining window (a crash between send and marker) can only
- * cause a duplicate, never a lost mail.
+ * Once-only, whatever the retries and however many consumers run at once
+ * (docs/decisions/044-mail-once-only.md): before a mail goes out the consumer claims
+ * (lead, kind, ref) in D1 (worker/store/mail-sends.ts). Exactly one claim wins; a
+ * duplicate that finds the mail sent is acknowledged, one that finds it claimed but not yet
+ * sent is retried later (the holder may die before sending). A message is acknowledged
+ * only when its mail went out, or was skipped on purpose (lead erased, unsubscribed,
+ * nothing left to confirm, webinar rescheduled).
  *
- * Failures: a failing send is retried with exponential backoff (`message.retry({
- * delaySeconds })`); on the last attempt, and at once for a message that fails
- * validation, the consumer sends the job with its reason to the DLQ itself and
+ * Failures: a failing send gives its claim back and is retried with exponential backoff
+ * (`message.retry({ delaySeconds })`); on the last attempt, and at once for a message that
+ * fails validation, the consumer sends the job with its reason to the DLQ itself and
  * acknowledges it. (`dead_letter_queue` in wrangler.toml stays as the safety net for a
  * consumer that crashes; those letters arrive without a reason and are stored as such.)
  */
 import * as v from 'valibot';
 import { getLiveConfig } from '../config-store';
-import {
-  getLeads,
-  getSentMarkers,
-  markSent,
-  sentKey,
-  type LeadRecord,
-  type LeadStatus,
-  type SentMarker,
-} from '../lead-store';
+import { getLeads, type Lead } from '../store/lead-store';
+import { claimSend, markSent, releaseClaim, type SendKey } from '../store/mail-sends';
 import { errorMessage, log } from '../log';
 import { scheduleOf } from '../../src/lib/schedule';
 import { composeMail } from './compose';
 import { deadLetterKey, storeDeadLetter } from './dead-letters';
-import {
-  DeadLetter,
-  describeIssues,
-  MAIL_MAX_RETRIES,
-  QueueJob,
-  type FanoutJob,
-  type MailJob,
-  type MailKind,
-} from './jobs';
+import { DeadLetter, describeIssues, MAIL_MAX_RETRIES, QueueJob, type FanoutJob, type MailJob } from './jobs';
 import { enqueueJobs } from './producer';
-import { sendMail, type SenderEnv } from './sender';
+import { sendMail } from './sender';
 
-export const MAIL_QUEUE_NAME = 'webinar-mail';
 export const MAIL_DLQ_NAME = 'webinar-mail-dlq';
 
-/** A pending repeat registration gets a new confirmation mail at most this often. */
-export const CONFIRM_RESEND_INTERVAL_MS = 10 * 60_000;
 /** How many mails are sent at the same time within one batch. */
 const SEND_CONCURRENCY = 6;
-
-/** The bindings and vars the consumer needs (a subset of Env, so tests can swap EMAIL). */
-export type MailEnv = SenderEnv & {
-  CONTENT: KVNamespace;
-  MAIL_QUEUE: Queue;
-  MAIL_DLQ: Queue;
-  MAIL_TOKEN_SECRET: string;
-  PURGE_UNCONFIRMED_DAYS?: string;
-};
+/** A duplicate that finds the send claimed by another consumer looks again after this. */
+const BUSY_RETRY_S = 60;
 
 /** Backoff for attempt n (1-based): 30 s, 2 min, 8 min, 32 min, then 1 h. */
 export function retryDelaySeconds(attempts: number): number {
@@ -69,48 +45,44 @@ export function purgeDays(env: { PURGE_UNCONFIRMED_DAYS?: string }): number {
   return Number.isInteger(n) && n >= 1 && n <= 365 ? n : 30;
 }
 
-/** Which status a lead must have for each kind. */
-const REQUIRED_STATUS: Record<MailKind, LeadStatus> = {
-  confirm: 'pending',
-  welcome: 'confirmed',
-  reminder24h: 'confirmed',
-  reminder1h: 'confirmed',
-  replay: 'confirmed',
-};
-
 type Decision = { send: true } | { send: false; why: string };
 
-/** Whether this job still needs its mail, given the lead, the marker and the config. */
+/** Which send of its kind a job is: the claim key's `ref` (worker/store/mail-sends.ts). */
+export function sendRef(job: MailJob, startMs: number): string {
+  if (job.kind === 'confirm' || job.kind === 'welcome') return job.ref ?? 'new';
+  return String(job.startMs ?? startMs);
+}
+
+/** Whether this job still needs its mail, given the lead as it is now and the config. */
 export function decide(
   job: MailJob,
-  lead: LeadRecord | null,
-  marker: SentMarker | null,
+  lead: Lead | null,
   startMs: number,
   hasReplay: boolean,
   nowMs: number,
 ): Decision {
   if (!lead) return { send: false, why: 'lead_missing' };
-  if (lead.status !== REQUIRED_STATUS[job.kind]) return { send: false, why: `status_${lead.status}` };
+  if (job.kind === 'confirm')
+    return lead.consents.some((c) => c.status === 'pending')
+      ? { send: true }
+      : { send: false, why: 'nothing_pending' };
+  if (lead.status !== 'confirmed') return { send: false, why: `status_${lead.status}` };
   switch (job.kind) {
-    case 'confirm':
-      if (marker && Date.parse(marker.at) >= job.requestedAt - CONFIRM_RESEND_INTERVAL_MS)
-        return { send: false, why: 'already_sent' };
-      return { send: true };
     case 'welcome':
-      return marker ? { send: false, why: 'already_sent' } : { send: true };
+      return { send: true };
     case 'reminder24h':
     case 'reminder1h':
       if (job.startMs !== startMs) return { send: false, why: 'rescheduled' };
       if (nowMs >= startMs) return { send: false, why: 'too_late' };
-      return marker?.startMs === startMs ? { send: false, why: 'already_sent' } : { send: true };
+      return { send: true };
     case 'replay':
       if (job.startMs !== startMs) return { send: false, why: 'rescheduled' };
       if (!hasReplay) return { send: false, why: 'no_replay' };
-      return marker?.startMs === startMs ? { send: false, why: 'already_sent' } : { send: true };
+      return { send: true };
   }
 }
 
-async function deadLetter(env: MailEnv, msg: Message<unknown>, reason: string): Promise<void> {
+async function deadLetter(env: Env, msg: Message<unknown>, reason: string): Promise<void> {
   const letter: DeadLetter = {
     deadLetter: 1,
     body: msg.body,
@@ -128,7 +100,7 @@ async function deadLetter(env: MailEnv, msg: Message<unknown>, reason: string): 
   }
 }
 
-async function failed(env: MailEnv, msg: Message<unknown>, reason: string): Promise<void> {
+async function failed(env: Env, msg: Message<unknown>, reason: string): Promise<void> {
   if (msg.attempts > MAIL_MAX_RETRIES) {
     log.error('mail.dead_lettered', { reason: reason.slice(0, 200), attempts: msg.attempts });
     await deadLetter(env, msg, reason);
@@ -147,13 +119,25 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
   await Promise.all(workers);
 }
 
-/** Turns fan-out jobs into single mail jobs (one `sendBatch` per 100 leads). */
-async function expandFanouts(env: MailEnv, jobs: { msg: Message<unknown>; job: FanoutJob }[]) {
+/** Confirmed leads of one slice of the id space (see FanoutJob). */
+async function confirmedIdsInSlice(db: D1Database, job: FanoutJob): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id FROM leads WHERE status = 'confirmed' AND id >= ?1 AND (?2 = '~' OR id < ?2) ORDER BY id`,
+    )
+    .bind(job.idFrom, job.idTo)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+/** Turns fan-out slices into single mail jobs (one `sendBatch` per 100 leads). */
+async function expandFanouts(env: Env, jobs: { msg: Message<unknown>; job: FanoutJob }[]) {
   for (const { msg, job } of jobs) {
     try {
+      const ids = await confirmedIdsInSlice(env.DB, job);
       await enqueueJobs(
         env.MAIL_QUEUE,
-        job.leadIds.map((leadId) => ({
+        ids.map((leadId) => ({
           type: 'mail' as const,
           kind: job.kind,
           leadId,
@@ -168,10 +152,53 @@ async function expandFanouts(env: MailEnv, jobs: { msg: Message<unknown>; job: F
   }
 }
 
+/** Sends one (kind, lead, ref) group under its claim; acks, retries or dead-letters its messages. */
+async function sendClaimed(
+  env: Env,
+  key: SendKey,
+  job: MailJob,
+  lead: Lead,
+  msgs: Message<unknown>[],
+  config: Awaited<ReturnType<typeof getLiveConfig>>['config'],
+  now: Date,
+): Promise<void> {
+  const claim = await claimSend(env.DB, key, now.getTime());
+  if (claim === 'sent') {
+    log.info('mail.skipped', { kind: job.kind, why: 'already_sent' });
+    for (const m of msgs) m.ack();
+    return;
+  }
+  if (claim === 'busy') {
+    for (const m of msgs) m.retry({ delaySeconds: BUSY_RETRY_S });
+    return;
+  }
+  try {
+    const mail = await composeMail(job.kind, lead, config, {
+      secret: env.MAIL_TOKEN_SECRET,
+      base: job.origin ?? new URL(config.seo.siteUrl).origin,
+      purgeDays: purgeDays(env),
+      now,
+    });
+    await sendMail(env, mail, now);
+  } catch (error) {
+    await releaseClaim(env.DB, key).catch(() => undefined);
+    for (const m of msgs) await failed(env, m, `Versand fehlgeschlagen: ${errorMessage(error)}`);
+    return;
+  }
+  try {
+    await markSent(env.DB, key, now.getTime());
+  } catch (error) {
+    // Sent, and still claimed: the claim blocks duplicates for its lease. Ack and report.
+    log.error('mail.mark_failed', { kind: job.kind, message: errorMessage(error) });
+  }
+  log.info('mail.sent', { kind: job.kind });
+  for (const m of msgs) m.ack();
+}
+
 /** The `webinar-mail` consumer. Never throws: every message is acked, retried or dead-lettered. */
 export async function consumeMailBatch(
   batch: MessageBatch<unknown>,
-  env: MailEnv,
+  env: Env,
   now = new Date(),
 ): Promise<void> {
   const mails: { msg: Message<unknown>; job: MailJob }[] = [];
@@ -189,78 +216,52 @@ export async function consumeMailBatch(
   await expandFanouts(env, fanouts);
   if (!mails.length) return;
 
-  let leads: Map<string, LeadRecord | null>;
-  let markers: Map<string, SentMarker | null>;
+  let leads: Map<string, Lead>;
   let config;
   try {
-    [leads, markers, { config }] = await Promise.all([
-      getLeads(env.LEADS, [...new Set(mails.map((m) => m.job.leadId))]),
-      getSentMarkers(env.LEADS, [...new Set(mails.map((m) => sentKey(m.job.kind, m.job.leadId)))]),
+    [leads, { config }] = await Promise.all([
+      getLeads(
+        env.DB,
+        mails.map((m) => m.job.leadId),
+      ),
       getLiveConfig(env.CONTENT),
     ]);
   } catch (error) {
-    // KV is down: nothing was sent, so every job simply tries again later.
+    // D1 is unreachable: nothing was sent, so every job simply tries again later.
     for (const { msg } of mails) await failed(env, msg, `Speicher nicht erreichbar: ${errorMessage(error)}`);
     return;
   }
   const { startMs } = scheduleOf(config.webinar);
 
-  // One send per (kind, lead), however often the job appears in this batch.
-  const groups = new Map<string, { job: MailJob; msgs: Message<unknown>[] }>();
+  // One send per (kind, lead, ref), however often the job appears in this batch.
+  const groups = new Map<string, { key: SendKey; job: MailJob; msgs: Message<unknown>[] }>();
   for (const { msg, job } of mails) {
-    const key = sentKey(job.kind, job.leadId);
-    const g = groups.get(key);
+    const key: SendKey = { leadId: job.leadId, kind: job.kind, ref: sendRef(job, startMs) };
+    const id = `${key.kind}:${key.leadId}:${key.ref}`;
+    const g = groups.get(id);
     if (g) g.msgs.push(msg);
-    else groups.set(key, { job, msgs: [msg] });
+    else groups.set(id, { key, job, msgs: [msg] });
   }
 
-  await pool([...groups.entries()], SEND_CONCURRENCY, async ([key, { job, msgs }]) => {
+  await pool([...groups.values()], SEND_CONCURRENCY, async ({ key, job, msgs }) => {
     const lead = leads.get(job.leadId) ?? null;
-    const decision = decide(
-      job,
-      lead,
-      markers.get(key) ?? null,
-      startMs,
-      !!config.webinar.replayUrl,
-      now.getTime(),
-    );
+    const decision = decide(job, lead, startMs, !!config.webinar.replayUrl, now.getTime());
     if (!decision.send) {
       log.info('mail.skipped', { kind: job.kind, why: decision.why });
       for (const m of msgs) m.ack();
       return;
     }
     try {
-      const mail = await composeMail(job.kind, lead!, config, {
-        secret: env.MAIL_TOKEN_SECRET,
-        base: job.origin ?? new URL(config.seo.siteUrl).origin,
-        purgeDays: purgeDays(env),
-        now,
-      });
-      await sendMail(env, mail, now);
+      await sendClaimed(env, key, job, lead!, msgs, config, now);
     } catch (error) {
-      for (const m of msgs) await failed(env, m, `Versand fehlgeschlagen: ${errorMessage(error)}`);
-      return;
+      // The claim itself failed (D1 unreachable): nothing was sent.
+      for (const m of msgs) await failed(env, m, `Speicher nicht erreichbar: ${errorMessage(error)}`);
     }
-    try {
-      await markSent(env.LEADS, job.kind, job.leadId, {
-        at: now.toISOString(),
-        ...(job.kind.startsWith('reminder') || job.kind === 'replay' ? { startMs } : {}),
-      });
-    } catch (error) {
-      // Sent, but not recorded: acknowledging now could resend on a redelivery that cannot
-      // happen (acked), retrying would resend for sure. Ack and report.
-      log.error('mail.mark_failed', { kind: job.kind, message: errorMessage(error) });
-    }
-    log.info('mail.sent', { kind: job.kind });
-    for (const m of msgs) m.ack();
   });
 }
 
-/** The `webinar-mail-dlq` consumer: store every dead letter in KV (`dlq:`) for ops. */
-export async function consumeDeadLetters(
-  batch: MessageBatch<unknown>,
-  env: { LEADS: KVNamespace },
-): Promise<void> {
+/** The `webinar-mail-dlq` consumer: store every dead letter in D1 for ops. */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
     const ours = v.safeParse(DeadLetter, msg.body);
     const body = ours.success ? ours.output.body : msg.body;
@@ -270,7 +271,7 @@ export async function consumeDeadLetters(
       ? ours.output.reason
       : 'Nach der letzten Wiederholung von der Warteschlange abgelegt (ohne Grund, z. B. Absturz des Verarbeiters).';
     try {
-      await storeDeadLetter(env.LEADS, deadLetterKey(body, msg.id), body, {
+      await storeDeadLetter(env.DB, deadLetterKey(body, msg.id), body, {
         kind,
         reason,
         attempts: ours.success ? ours.output.attempts : msg.attempts,

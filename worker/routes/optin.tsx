@@ -7,7 +7,11 @@
  *   POST /abmelden[?t=…]    unsubscribes; also the RFC 8058 one-click POST a mail client sends
  *                           to the List-Unsubscribe URL (body `List-Unsubscribe=One-Click`)
  *   GET  /loeschen?t=…      page with a button
- *   POST /loeschen          erases the lead (eraseLead, suppression kept)
+ *   POST /loeschen          erases the lead and every spelling of its mailbox (suppression kept)
+ *
+ * A confirm link confirms every consent given up to the time its mail was asked for; a
+ * second click, or the same link on another device, finds nothing left and shows the same
+ * success page, and only the first one asks for the welcome mail (worker/store/lead-store.ts).
  *
  * A malformed, forged, expired, reused or foreign token gets a clear German page and
  * changes nothing; nothing here answers 500 for bad input.
@@ -20,12 +24,19 @@ import type { WebinarConfig } from '../../src/lib/webinar-config';
 import { SimplePage } from '../../src/components/page';
 import { CalendarButtons } from '../../src/components/registration-form';
 import { getLiveConfig } from '../config-store';
-import { confirmLead, eraseLead, getLead, unsubscribeLead, type LeadRecord } from '../lead-store';
+import {
+  confirmLead,
+  eraseLeadById,
+  getLead,
+  unsubscribeLead,
+  type ConsentKind,
+  type Lead,
+} from '../store/lead-store';
 import { errorMessage, log } from '../log';
 import { requestMail } from '../mail/requests';
 import { loadShell, renderSimple } from '../render';
 import { clientIp, mailLinkOrigin, userAgent } from '../request-context';
-import { tokenMatchesLead, verifyToken, type TokenPurpose } from '../tokens';
+import { TOKEN_TTL_S, tokenMatchesLead, verifyToken, type TokenClaims, type TokenPurpose } from '../tokens';
 
 type Ctx = Context<{ Bindings: Env }>;
 type Status = 200 | 400 | 404 | 410 | 415 | 503;
@@ -129,7 +140,20 @@ function ActionForm(props: { path: string; token: string; label: string }) {
 }
 
 type Resolved =
-  { ok: true; lead: LeadRecord; token: string } | { ok: false; response: Response | Promise<Response> };
+  | { ok: true; lead: Lead; token: string; claims: TokenClaims }
+  | { ok: false; response: Response | Promise<Response> };
+
+/** German names of what a confirmation covers. */
+const CONSENT_NAMES: Record<ConsentKind, string> = {
+  privacy: 'Ihre Anmeldung zum Webinar',
+  giveaway: 'Ihre Teilnahme am Gewinnspiel',
+  newsletter: 'Ihr Newsletter-Abonnement',
+};
+
+const pendingKinds = (lead: Lead) => lead.consents.filter((c) => c.status === 'pending').map((c) => c.kind);
+
+/** Slack for the token's whole-second issue time against the consents' ms times. */
+const ISSUE_SLACK_MS = 1000;
 
 /** Token → lead, or the page that explains why not. */
 async function resolve(
@@ -144,9 +168,9 @@ async function resolve(
     const f = FAILURES[check.reason];
     return { ok: false, response: textPage(c, config, f, f.status) };
   }
-  let lead: LeadRecord | null;
+  let lead: Lead | null;
   try {
-    lead = await getLead(c.env.LEADS, check.claims.leadId);
+    lead = await getLead(c.env.DB, check.claims.leadId);
   } catch (error) {
     log.error('optin.read_failed', { message: errorMessage(error) });
     c.header('Retry-After', '5');
@@ -156,7 +180,7 @@ async function resolve(
     log.info('optin.token_refused', { purpose, reason: lead ? 'other_registration' : 'missing' });
     return { ok: false, response: textPage(c, config, FAILURES.missing, 404) };
   }
-  return { ok: true, lead, token: token as string };
+  return { ok: true, lead, token: token as string, claims: check.claims };
 }
 
 /** The token from a form post (or, for one-click unsubscribe, from the query string). */
@@ -189,8 +213,9 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
     const { config } = await getLiveConfig(c.env.CONTENT);
     const r = await resolve(c, config, 'confirm', c.req.query('t'));
     if (!r.ok) return r.response;
-    if (r.lead.status === 'confirmed') return alreadyConfirmed(c, config);
-    if (r.lead.status === 'unsubscribed') return unsubscribedPage(c, config, true);
+    const pending = pendingKinds(r.lead);
+    if (!pending.length && r.lead.status === 'confirmed') return alreadyConfirmed(c, config);
+    if (!pending.length) return unsubscribedPage(c, config, true);
     const { startMs } = scheduleOf(config.webinar);
     return page(c, config, 'Anmeldung bestätigen', () => (
       <>
@@ -198,6 +223,12 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
           Bitte bestätigen Sie Ihre Anmeldung zum Webinar „{config.webinar.title}“ am{' '}
           {formatGermanDateTime(startMs)}.
         </p>
+        <p>Mit dem Klick bestätigen Sie:</p>
+        <ul>
+          {pending.map((k) => (
+            <li>{CONSENT_NAMES[k]}</li>
+          ))}
+        </ul>
         <ActionForm path={PATHS.confirm} token={r.token} label="Anmeldung jetzt bestätigen" />
         <p>
           Wenn Sie sich nicht angemeldet haben, schließen Sie diese Seite einfach. Es passiert dann nichts.
@@ -210,26 +241,37 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
     const r = await resolve(c, config, 'confirm', await postedToken(c));
     if (!r.ok) return r.response;
     let result;
+    const atMs = Date.now();
     try {
-      result = await confirmLead(c.env.LEADS, r.lead.id, {
-        at: new Date().toISOString(),
-        ip: clientIp(c),
-        userAgent: userAgent(c),
-      });
+      const issuedMs = (r.claims.expS - TOKEN_TTL_S.confirm) * 1000;
+      result = await confirmLead(
+        c.env.DB,
+        r.lead.id,
+        { atMs, ip: clientIp(c), userAgent: userAgent(c) },
+        issuedMs + ISSUE_SLACK_MS,
+      );
     } catch (error) {
       log.error('optin.confirm_failed', { message: errorMessage(error) });
       c.header('Retry-After', '5');
       return textPage(c, config, BUSY, 503);
     }
     if (result.outcome === 'missing') return textPage(c, config, FAILURES.missing, 404);
-    if (result.outcome === 'unsubscribed') return unsubscribedPage(c, config, true);
-    if (result.outcome === 'already') return alreadyConfirmed(c, config);
-    log.info('optin.confirmed');
-    const welcome = requestMail(c.env, 'welcome', r.lead.id, mailLinkOrigin(c));
-    try {
-      c.executionCtx.waitUntil(welcome);
-    } catch {
-      await welcome;
+    // Nothing was left to confirm: an earlier click did it, unless the person has since
+    // unsubscribed (then this old link must not sign them up again).
+    if (result.outcome === 'already' && r.lead.status === 'unsubscribed' && !pendingKinds(r.lead).length)
+      return unsubscribedPage(c, config, true);
+    log.info('optin.confirmed', { outcome: result.outcome });
+    if (result.outcome === 'confirmed') {
+      const welcome = requestMail(c.env.MAIL_QUEUE, 'welcome', r.lead.id, {
+        ref: result.welcomeRef,
+        origin: mailLinkOrigin(c),
+        now: new Date(atMs),
+      });
+      try {
+        c.executionCtx.waitUntil(welcome);
+      } catch {
+        await welcome;
+      }
     }
     return page(c, config, 'Vielen Dank – Ihre Anmeldung ist bestätigt', () => (
       <>
@@ -264,7 +306,7 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
     const r = await resolve(c, config, 'unsubscribe', await postedToken(c));
     if (!r.ok) return r.response;
     try {
-      const outcome = await unsubscribeLead(c.env.LEADS, r.lead.id, new Date().toISOString());
+      const outcome = await unsubscribeLead(c.env.DB, r.lead.id, Date.now());
       log.info('optin.unsubscribed', { outcome });
       if (outcome === 'missing') return textPage(c, config, FAILURES.missing, 404);
       return unsubscribedPage(c, config, outcome === 'already');
@@ -295,7 +337,7 @@ export const optinRoutes = new Hono<{ Bindings: Env }>()
     const r = await resolve(c, config, 'erase', await postedToken(c));
     if (!r.ok) return r.response;
     try {
-      await eraseLead(c.env.LEADS, r.lead.id, { by: 'visitor' });
+      await eraseLeadById(c.env.DB, r.lead.id, { atMs: Date.now(), by: 'visitor' });
     } catch (error) {
       log.error('optin.erase_failed', { message: errorMessage(error) });
       c.header('Retry-After', '5');

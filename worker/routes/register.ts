@@ -14,8 +14,8 @@ import { HONEYPOT_FIELD, validateRegistration, type FieldErrors } from '../../sr
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { FormValues } from '../../src/components/registration-form';
 import { getLiveConfig } from '../config-store';
-import { registerLead } from '../lead-store';
-import { requestConfirmation } from '../mail/requests';
+import { registerLead } from '../store/lead-store';
+import { requestMail } from '../mail/requests';
 import { errorMessage, log } from '../log';
 import { loadShell, renderLanding } from '../render';
 import { clientIp, landingPath, mailLinkOrigin, userAgent } from '../request-context';
@@ -23,7 +23,7 @@ import { clientIp, landingPath, mailLinkOrigin, userAgent } from '../request-con
 export const MAX_BODY_BYTES = 8 * 1024;
 const RETRY_AFTER_BUSY_S = 5;
 const RETRY_AFTER_LIMIT_S = 60;
-/** A KV call that has not answered by then is treated as failed (the visitor retries). */
+/** A D1 call that has not answered by then is treated as failed (the visitor retries). */
 export const STORE_TIMEOUT_MS = 4_000;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -164,25 +164,38 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
   const now = new Date();
 
   try {
-    const stored = registerLead(c.env.LEADS, c.env.LEAD_KEY_SECRET, registration, {
+    const form = live.config.form;
+    const stored = registerLead(c.env.DB, c.env.LEAD_KEY_SECRET, registration, {
       now,
       phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
-      consentVersion: live.config.form.consentVersion,
+      texts: {
+        version: form.consentVersion,
+        privacy: form.privacyLabel,
+        giveaway: form.giveawayLabel,
+        newsletter: form.newsletterLabel,
+        configVersion: live.version > 0 ? live.version : null,
+      },
       ip,
       userAgent: userAgent(c),
       landingPath: referer.path,
       giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
     });
     // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
-    const { id, outcome } = await withTimeout(stored, STORE_TIMEOUT_MS);
+    const { id, outcome, mail } = await withTimeout(stored, STORE_TIMEOUT_MS);
     log.info('register.stored', { outcome });
-    // Double opt-in (issue 5): queue the confirmation mail without making the visitor
-    // wait; a failed enqueue is caught up by the hourly sweep (worker/reminders.ts).
-    const pendingMail = requestConfirmation(c.env, id, outcome, mailLinkOrigin(c), now);
-    try {
-      c.executionCtx.waitUntil(pendingMail);
-    } catch {
-      await pendingMail; // no execution context (app.request in tests)
+    // Double opt-in: queue the mail without making the visitor wait; a failed enqueue of a
+    // first confirmation is caught up by the hourly sweep (worker/reminders.ts).
+    if (mail) {
+      const pendingMail = requestMail(c.env.MAIL_QUEUE, mail.kind, id, {
+        ref: mail.ref,
+        origin: mailLinkOrigin(c),
+        now,
+      });
+      try {
+        c.executionCtx.waitUntil(pendingMail);
+      } catch {
+        await pendingMail; // no execution context (app.request in tests)
+      }
     }
   } catch (error) {
     log.error('register.store_failed', { message: errorMessage(error) });

@@ -170,7 +170,18 @@ export async function registerLead(
              AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?10)
            RETURNING kind`,
         )
-        .bind(id, kind, t.version, t[kind], t.configVersion, t.note ?? null, now, ctx.ip, ua(ctx.userAgent), mailbox),
+        .bind(
+          id,
+          kind,
+          t.version,
+          t[kind],
+          t.configVersion,
+          t.note ?? null,
+          now,
+          ctx.ip,
+          ua(ctx.userAgent),
+          mailbox,
+        ),
     ),
     db
       .prepare(
@@ -439,7 +450,9 @@ export async function eraseMailbox(
 ): Promise<EraseResult> {
   const ofMailbox = '(SELECT id FROM leads WHERE mailbox = ?1)';
   const results = await db.batch<Record<string, unknown>>([
-    db.prepare('INSERT OR IGNORE INTO suppression (mailbox, at, by) VALUES (?1, ?2, ?3)').bind(mailbox, opts.atMs, opts.by),
+    db
+      .prepare('INSERT OR IGNORE INTO suppression (mailbox, at, by) VALUES (?1, ?2, ?3)')
+      .bind(mailbox, opts.atMs, opts.by),
     db.prepare(`DELETE FROM consents WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
     db.prepare(`DELETE FROM lead_events WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
     db.prepare(`DELETE FROM mail_sends WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
@@ -466,12 +479,17 @@ export async function eraseLeadById(
   id: string,
   opts: { atMs: number; by: 'ops' | 'visitor' },
 ): Promise<EraseResult> {
-  const row = await db.prepare('SELECT mailbox FROM leads WHERE id = ?1').bind(id).first<{ mailbox: string }>();
+  const row = await db
+    .prepare('SELECT mailbox FROM leads WHERE id = ?1')
+    .bind(id)
+    .first<{ mailbox: string }>();
   if (!row) return { erased: 0 };
   return eraseMailbox(db, row.mailbox, opts);
 }
 
 /** Whether a mailbox is suppressed (erased). */
 export async function isMailboxSuppressed(db: D1Database, mailbox: string): Promise<boolean> {
-  return (await db.prepare('SELECT 1 AS x FROM suppression WHERE mailbox = ?1').bind(mailbox).first()) !== null;
+  return (
+    (await db.prepare('SELECT 1 AS x FROM suppression WHERE mailbox = ?1').bind(mailbox).first()) !== null
+  );
 }
