@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
-import { getLead, sentKey } from '../../worker/lead-store';
+import { getLead } from '../../worker/store/lead-store';
 import { getDeadLetter } from '../../worker/mail/dead-letters';
 import { MAIL_MAX_RETRIES, type DeadLetter } from '../../worker/mail/jobs';
-import { fakeEmail, fakeQueue, makeLead, runQueue } from './mail-helpers';
+import { fakeEmail, fakeQueue, makeLead, runQueue, sentCount } from './mail-helpers';
 
 const START_MS = Date.parse(DEFAULT_CONFIG.webinar.start);
 const job = (kind: string, leadId: string, extra: Record<string, unknown> = {}) => ({
@@ -40,7 +40,7 @@ describe('mail queue consumer', () => {
     expect(m.headers['List-Unsubscribe']).toMatch(/^<https:\/\/webinar\.test\/abmelden\?t=[\w-]+\.[\w-]+>$/);
     expect(m.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
     expect(m.text).toMatch(/https:\/\/webinar\.test\/loeschen\?t=/);
-    expect(await env.LEADS.get(sentKey('confirm', id))).not.toBeNull();
+    expect(await sentCount(id, 'confirm')).toBe(1);
   });
 
   it('sends nothing again when the same job is delivered a second time', async () => {
@@ -72,7 +72,7 @@ describe('mail queue consumer', () => {
     expect(first.result.explicitAcks).toEqual([]);
     expect(first.result.retryMessages).toEqual([{ msgId: first.ids[0] }]);
     expect(first.delays).toEqual([30]);
-    expect(await env.LEADS.get(sentKey('confirm', id))).toBeNull();
+    expect(await sentCount(id, 'confirm')).toBe(0);
 
     const third = await runQueue('webinar-mail', [{ body, attempts: 3 }], { EMAIL: broken.binding });
     expect(third.delays).toEqual([480]);
@@ -120,7 +120,7 @@ describe('mail queue consumer', () => {
     expect(mail.sent).toHaveLength(1);
   });
 
-  it('stores dead letters in KV for ops, one entry per (kind, lead)', async () => {
+  it('stores dead letters in D1 for ops, one entry per (kind, lead)', async () => {
     const { id } = await makeLead('pending');
     const letter: DeadLetter = {
       deadLetter: 1,
@@ -131,12 +131,12 @@ describe('mail queue consumer', () => {
     };
     const { result, ids } = await runQueue('webinar-mail-dlq', [{ body: letter }, { body: letter }]);
     expect(result.explicitAcks.sort()).toEqual([...ids].sort());
-    const entry = await getDeadLetter(env.LEADS, `dlq:confirm:${id}`);
+    const entry = await getDeadLetter(env.DB, `confirm:${id}`);
     expect(entry).toMatchObject({ kind: 'confirm', reason: letter.reason, attempts: 6 });
     // A letter the platform moved on its own (consumer crash) is stored too, with a reason.
     const raw = await runQueue('webinar-mail-dlq', [{ body: job('welcome', id), attempts: 6 }]);
     expect(raw.result.explicitAcks).toEqual(raw.ids);
-    expect((await getDeadLetter(env.LEADS, `dlq:welcome:${id}`))?.reason).toMatch(/letzten Wiederholung/);
+    expect((await getDeadLetter(env.DB, `welcome:${id}`))?.reason).toMatch(/letzten Wiederholung/);
   });
 
   it('sends the welcome mail with the join link and a personal .ics', async () => {
@@ -187,32 +187,75 @@ describe('mail queue consumer', () => {
     expect(mail.sent.map((m) => m.subject)).toEqual(['In einer Stunde beginnt das Webinar (19:00 Uhr MEZ)']);
   });
 
-  it('expands a fan-out job into single mail jobs with one sendBatch per 100 leads', async () => {
+  it('expands a fan-out slice into mail jobs for exactly its confirmed leads, 100 per sendBatch', async () => {
+    const confirmed = await Promise.all(Array.from({ length: 12 }, () => makeLead('confirmed', 'fan')));
+    const pending = await makeLead('pending', 'fan');
     const queue = fakeQueue();
-    const leadIds = Array.from({ length: 100 }, (_, i) => i.toString(16).padStart(64, '0'));
     const { result, ids } = await runQueue(
       'webinar-mail',
       [
         {
-          body: { type: 'fanout', kind: 'reminder24h', startMs: START_MS, requestedAt: Date.now(), leadIds },
+          body: {
+            type: 'fanout',
+            kind: 'reminder24h',
+            startMs: START_MS,
+            requestedAt: Date.now(),
+            idFrom: '0',
+            idTo: '~',
+          },
         },
       ],
       { MAIL_QUEUE: queue.binding },
     );
     expect(result.explicitAcks).toEqual(ids);
-    expect(queue.batches).toEqual([100]);
-    expect(queue.messages[0]).toMatchObject({
-      type: 'mail',
-      kind: 'reminder24h',
-      leadId: leadIds[0],
-      startMs: START_MS,
-    });
+    const jobs = queue.messages as { leadId: string; kind: string; startMs: number }[];
+    for (const c of confirmed) expect(jobs.some((j) => j.leadId === c.id)).toBe(true);
+    expect(jobs.some((j) => j.leadId === pending.id)).toBe(false);
+    expect(jobs.every((j) => j.kind === 'reminder24h' && j.startMs === START_MS)).toBe(true);
+    expect(Math.max(...queue.batches)).toBeLessThanOrEqual(100);
+  });
+
+  it('a slice holds only the leads whose id falls into it', async () => {
+    const leads = await Promise.all(Array.from({ length: 8 }, () => makeLead('confirmed', 'slice')));
+    const queue = fakeQueue();
+    await runQueue(
+      'webinar-mail',
+      [
+        {
+          body: {
+            type: 'fanout',
+            kind: 'reminder1h',
+            startMs: START_MS,
+            requestedAt: Date.now(),
+            idFrom: '0',
+            idTo: '8',
+          },
+        },
+      ],
+      { MAIL_QUEUE: queue.binding },
+    );
+    const sent = new Set((queue.messages as { leadId: string }[]).map((j) => j.leadId));
+    for (const l of leads) expect(sent.has(l.id)).toBe(l.id < '8');
+  });
+
+  it('sends once when parallel consumers get duplicates of one job', async () => {
+    const { id } = await makeLead('confirmed');
+    const mail = fakeEmail();
+    const body = job('reminder1h', id, { startMs: START_MS });
+    const runs = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        runQueue('webinar-mail', [{ body }, { body }], { EMAIL: mail.binding }),
+      ),
+    );
+    expect(mail.sent).toHaveLength(1);
+    // Every duplicate is acknowledged (mail sent) or retried later (claimed elsewhere), never dropped unsent.
+    for (const r of runs) expect(r.result.explicitAcks.length + r.result.retryMessages.length).toBe(2);
   });
 
   it('keeps the lead record unchanged by sending', async () => {
     const { id } = await makeLead('confirmed');
-    const before = await getLead(env.LEADS, id);
+    const before = await getLead(env.DB, id);
     await runQueue('webinar-mail', [{ body: job('welcome', id) }], { EMAIL: fakeEmail().binding });
-    expect(await getLead(env.LEADS, id)).toEqual(before);
+    expect(await getLead(env.DB, id)).toEqual(before);
   });
 });

@@ -2,7 +2,8 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { vi } from 'vitest';
 import worker from '../../worker/index';
-import { confirmLead, leadId, registerLead, unsubscribeLead, type LeadStatus } from '../../worker/lead-store';
+import { leadId } from '../../worker/store/lead-keys';
+import { confirmLead, registerLead, unsubscribeLead, type LeadStatus } from '../../worker/store/lead-store';
 import { uniqueEmail } from './helpers';
 
 export interface SentMail {
@@ -15,40 +16,57 @@ export interface SentMail {
   attachments?: { filename: string; type: string; content: string; disposition: string }[];
 }
 
+/** Consent texts as a registration stores them (values recognisable in assertions). */
+export const TEST_TEXTS = {
+  version: 'test-1',
+  privacy: 'Datenschutz-Text (Test)',
+  giveaway: 'Gewinnspiel-Text (Test)',
+  newsletter: 'Newsletter-Text (Test)',
+  configVersion: null,
+};
+
 /** A lead stored through the real store functions, in the wanted status. */
-export async function makeLead(status: LeadStatus = 'confirmed', tag = 'mail') {
+export async function makeLead(
+  status: LeadStatus = 'confirmed',
+  tag = 'mail',
+  consents: { giveaway?: boolean; newsletter?: boolean } = {},
+) {
   const email = uniqueEmail(tag);
   const now = new Date(Date.now() - 5000);
   await registerLead(
-    env.LEADS,
+    env.DB,
     env.LEAD_KEY_SECRET,
     {
       email,
       firstName: '<b>Spam</b> https://spam.example',
       privacy: true,
-      giveaway: false,
-      newsletter: false,
+      giveaway: consents.giveaway ?? false,
+      newsletter: consents.newsletter ?? false,
       website: '',
       referrer: '',
     },
-    {
-      now,
-      phase: 'before',
-      consentVersion: 'test-1',
-      ip: '192.0.2.1',
-      userAgent: 'test-agent',
-      giveawayOpen: true,
-    },
+    { now, phase: 'before', texts: TEST_TEXTS, ip: '192.0.2.1', userAgent: 'test-agent', giveawayOpen: true },
   );
   const id = await leadId(email, env.LEAD_KEY_SECRET);
-  if (status === 'confirmed')
-    await confirmLead(env.LEADS, id, {
-      at: new Date().toISOString(),
-      ip: '192.0.2.2',
-      userAgent: 'confirm-agent',
-    });
-  if (status === 'unsubscribed') await unsubscribeLead(env.LEADS, id, new Date().toISOString());
+  if (status !== 'pending')
+    await confirmLead(
+      env.DB,
+      id,
+      { atMs: now.getTime() + 1000, ip: '192.0.2.2', userAgent: 'confirm-agent' },
+      now.getTime(),
+    );
+  if (status === 'unsubscribed') await unsubscribeLead(env.DB, id, now.getTime() + 2000);
   return { id, email };
+}
+
+/** Whether a mail of this kind went out to the lead (its send is marked in D1). */
+export async function sentCount(leadId: string, kind: string): Promise<number> {
+  const row = await env.DB.prepare(
+    'SELECT COUNT(*) AS n FROM mail_sends WHERE lead_id = ?1 AND kind = ?2 AND sent_at IS NOT NULL',
+  )
+    .bind(leadId, kind)
+    .first<{ n: number }>();
+  return row!.n;
 }
 
 /** An EMAIL binding that records what it is asked to send; `fail` makes every send throw. */

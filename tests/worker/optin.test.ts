@@ -1,13 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { app } from '../../worker/app';
-import {
-  getLead,
-  LEAD_PREFIX,
-  markSent,
-  SUPPRESSED_PREFIX,
-  type LeadMetadata,
-} from '../../worker/lead-store';
+import { activeConsent, getLead } from '../../worker/store/lead-store';
 import { signToken, TOKEN_TTL_S, type TokenPurpose } from '../../worker/tokens';
 import { uniqueEmail, uniqueIp } from './helpers';
 import { fakeQueue, makeLead } from './mail-helpers';
@@ -15,7 +9,7 @@ import { fakeQueue, makeLead } from './mail-helpers';
 const BASE = 'https://webinar.test';
 
 async function tokenFor(purpose: TokenPurpose, id: string, nowMs = Date.now()) {
-  const lead = await getLead(env.LEADS, id);
+  const lead = await getLead(env.DB, id);
   return signToken(env.MAIL_TOKEN_SECRET, purpose, id, lead!.createdAt, nowMs);
 }
 
@@ -27,8 +21,14 @@ function post(path: string, fields: Record<string, string>, headers: Record<stri
   });
 }
 
-async function metadata(id: string) {
-  return (await env.LEADS.getWithMetadata<LeadMetadata>(LEAD_PREFIX + id)).metadata;
+/** Pretends a confirmation mail was claimed `agoMs` ago (what a sent mail leaves in D1). */
+async function confirmationSentAgo(id: string, agoMs: number) {
+  const at = Date.now() - agoMs;
+  await env.DB.prepare(
+    "INSERT INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, sent_at) VALUES (?1, 'confirm', ?2, ?3, ?3, ?3)",
+  )
+    .bind(id, `t${at}`, at)
+    .run();
 }
 
 describe('GET /bestaetigen', () => {
@@ -43,7 +43,7 @@ describe('GET /bestaetigen', () => {
     expect(html).toContain('noindex');
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
-    expect((await getLead(env.LEADS, id))!.status).toBe('pending');
+    expect((await getLead(env.DB, id))!.status).toBe('pending');
   });
 });
 
@@ -70,28 +70,54 @@ describe('POST /bestaetigen', () => {
     expect(html).toContain('Vielen Dank – Ihre Anmeldung ist bestätigt');
     expect(html).toContain('Google Kalender');
     expect(html).toContain('href="/webinar.ics"');
-    const lead = await getLead(env.LEADS, id);
+    const lead = await getLead(env.DB, id);
     expect(lead!.status).toBe('confirmed');
-    expect(lead!.proof.confirmation).toMatchObject({
-      ip: '203.0.113.7',
-      userAgent: 'Bestaetigungs-Browser/1.0',
-    });
-    expect(lead!.proof.registration.ip).toBe('192.0.2.1');
-    const meta = await metadata(id);
-    expect(meta?.s).toBe('confirmed');
-    expect(meta?.cf).toBe(lead!.confirmedAt);
+    const privacy = activeConsent(lead!, 'privacy')!;
+    expect(privacy.status).toBe('confirmed');
+    expect(privacy.confirmed).toMatchObject({ ip: '203.0.113.7', userAgent: 'Bestaetigungs-Browser/1.0' });
+    expect(privacy.given.ip).toBe('192.0.2.1');
+    expect(privacy.confirmed!.at).toBe(lead!.confirmedAt);
     expect(queue.messages).toEqual([expect.objectContaining({ type: 'mail', kind: 'welcome', leadId: id })]);
   });
 
-  it('answers a reused link with a clear page and changes nothing', async () => {
+  it('shows success again on a double click, changes nothing and asks for one welcome mail', async () => {
     const { id } = await makeLead('pending');
     const t = await tokenFor('confirm', id);
-    await post('/bestaetigen', { t });
-    const first = await getLead(env.LEADS, id);
-    const again = await post('/bestaetigen', { t }, { 'cf-connecting-ip': '198.51.100.9' });
-    expect(again.status).toBe(200);
-    expect(await again.text()).toContain('Ihre Anmeldung ist bereits bestätigt');
-    expect(await getLead(env.LEADS, id)).toEqual(first);
+    const queue = fakeQueue();
+    const click = (ip: string) =>
+      app.request(
+        '/bestaetigen',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip },
+          body: `t=${t}`,
+        },
+        { ...env, MAIL_QUEUE: queue.binding },
+      );
+    const first = await click('203.0.113.8');
+    const stored = await getLead(env.DB, id);
+    const again = await click('198.51.100.9');
+    for (const res of [first, again]) {
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('Vielen Dank – Ihre Anmeldung ist bestätigt');
+    }
+    expect(await getLead(env.DB, id)).toEqual(stored);
+    expect(queue.messages).toEqual([expect.objectContaining({ kind: 'welcome', leadId: id })]);
+  });
+
+  it('confirms once when two devices click at the same moment: one welcome job', async () => {
+    const { id } = await makeLead('pending');
+    const t = await tokenFor('confirm', id);
+    const queue = fakeQueue();
+    const click = () =>
+      app.request(
+        '/bestaetigen',
+        { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `t=${t}` },
+        { ...env, MAIL_QUEUE: queue.binding },
+      );
+    const results = await Promise.all([click(), click(), click()]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(queue.messages.filter((m) => (m as { kind: string }).kind === 'welcome')).toHaveLength(1);
   });
 
   it.each([
@@ -123,7 +149,7 @@ describe('POST /bestaetigen', () => {
     ],
   ])('refuses %s with a German page and leaves the lead pending', async (_name, make, status, heading) => {
     const { id } = await makeLead('pending');
-    const before = await getLead(env.LEADS, id);
+    const before = await getLead(env.DB, id);
     const t = await make(id);
     for (const res of [
       await SELF.fetch(`${BASE}/bestaetigen?t=${encodeURIComponent(t)}`),
@@ -132,7 +158,7 @@ describe('POST /bestaetigen', () => {
       expect(res.status).toBe(status);
       expect(await res.text()).toContain(heading);
     }
-    expect(await getLead(env.LEADS, id)).toEqual(before);
+    expect(await getLead(env.DB, id)).toEqual(before);
   });
 
   it('refuses a request without a token', async () => {
@@ -145,7 +171,7 @@ describe('POST /bestaetigen', () => {
     const { id } = await makeLead('unsubscribed');
     const res = await post('/bestaetigen', { t: await tokenFor('confirm', id) });
     expect(await res.text()).toContain('Sie sind bereits abgemeldet');
-    expect((await getLead(env.LEADS, id))!.status).toBe('unsubscribed');
+    expect((await getLead(env.DB, id))!.status).toBe('unsubscribed');
   });
 });
 
@@ -155,13 +181,13 @@ describe('unsubscribe', () => {
     const t = await tokenFor('unsubscribe', id);
     const page = await SELF.fetch(`${BASE}/abmelden?t=${t}`);
     expect(await page.text()).toContain('Jetzt abmelden');
-    expect((await getLead(env.LEADS, id))!.status).toBe('confirmed');
+    expect((await getLead(env.DB, id))!.status).toBe('confirmed');
 
     const oneClick = await post(`/abmelden?t=${t}`, { 'List-Unsubscribe': 'One-Click' });
     expect(oneClick.status).toBe(200);
     expect(await oneClick.text()).toContain('Sie sind abgemeldet');
-    expect((await getLead(env.LEADS, id))!.status).toBe('unsubscribed');
-    expect((await metadata(id))?.s).toBe('unsubscribed');
+    expect((await getLead(env.DB, id))!.status).toBe('unsubscribed');
+    expect(activeConsent((await getLead(env.DB, id))!, 'privacy')).toBeUndefined();
 
     const again = await post('/abmelden', { t });
     expect(await again.text()).toContain('Sie sind bereits abgemeldet');
@@ -171,7 +197,7 @@ describe('unsubscribe', () => {
     const { id } = await makeLead('confirmed');
     const res = await post('/abmelden', { t: await tokenFor('confirm', id) });
     expect(res.status).toBe(400);
-    expect((await getLead(env.LEADS, id))!.status).toBe('confirmed');
+    expect((await getLead(env.DB, id))!.status).toBe('confirmed');
   });
 });
 
@@ -180,13 +206,18 @@ describe('erase', () => {
     const { id } = await makeLead('confirmed');
     const t = await tokenFor('erase', id);
     expect(await (await SELF.fetch(`${BASE}/loeschen?t=${t}`)).text()).toContain('Meine Daten jetzt löschen');
-    expect(await getLead(env.LEADS, id)).not.toBeNull();
+    expect(await getLead(env.DB, id)).not.toBeNull();
 
     const res = await post('/loeschen', { t });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('Ihre Daten sind gelöscht');
-    expect(await getLead(env.LEADS, id)).toBeNull();
-    expect(await env.LEADS.get(SUPPRESSED_PREFIX + id)).not.toBeNull();
+    expect(await getLead(env.DB, id)).toBeNull();
+    const suppressed = await env.DB.prepare('SELECT by FROM suppression').all<{ by: string }>();
+    expect(suppressed.results).toContainEqual({ by: 'visitor' });
+    const left = await env.DB.prepare('SELECT COUNT(*) AS n FROM consents WHERE lead_id = ?1')
+      .bind(id)
+      .first<{ n: number }>();
+    expect(left!.n).toBe(0);
 
     const reused = await post('/loeschen', { t });
     expect(reused.status).toBe(404);
@@ -229,11 +260,12 @@ describe('registration queues the confirmation', () => {
     const first = fakeQueue();
     await register(email, first.binding);
     const id = (first.messages[0] as { leadId: string }).leadId;
-    await markSent(env.LEADS, 'confirm', id, { at: new Date().toISOString() });
+    await confirmationSentAgo(id, 0);
     const soon = fakeQueue();
     await register(email, soon.binding);
     expect(soon.messages).toEqual([]);
-    await markSent(env.LEADS, 'confirm', id, { at: new Date(Date.now() - 11 * 60_000).toISOString() });
+    await env.DB.prepare('DELETE FROM mail_sends WHERE lead_id = ?1').bind(id).run();
+    await confirmationSentAgo(id, 11 * 60_000);
     const later = fakeQueue();
     await register(email, later.binding);
     expect(later.messages).toEqual([expect.objectContaining({ kind: 'confirm', leadId: id })]);
