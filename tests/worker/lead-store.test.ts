@@ -1,22 +1,30 @@
+/** The D1 lead store, straight against the binding: keys, consents, resends, erasure. */
 import { env } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
-import {
-  decodeMetadata,
-  LEAD_PREFIX,
-  leadId,
-  METADATA_MAX_BYTES,
-  metadataOf,
-  registerLead,
-  type LeadRecord,
-  type RegistrationContext,
-} from '../../worker/lead-store';
+import { describe, expect, it } from 'vitest';
 import { validateRegistration, type Registration } from '../../src/lib/registration';
+import { canonicalMailbox, leadId, mailboxKey, normaliseAddress } from '../../worker/store/lead-keys';
+import {
+  activeConsent,
+  CONFIRM_RESEND_INTERVAL_MS,
+  confirmLead,
+  eraseAddress,
+  eraseLeadById,
+  getLead,
+  registerLead,
+  unsubscribeLead,
+  WELCOME_RESEND_INTERVAL_MS,
+  type RegistrationContext,
+} from '../../worker/store/lead-store';
+import { claimSend, markSent } from '../../worker/store/mail-sends';
 import { uniqueEmail } from './helpers';
+import { TEST_TEXTS } from './mail-helpers';
 
-const ctx = (over: Partial<RegistrationContext> = {}): RegistrationContext => ({
-  now: new Date(),
+const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+
+const ctx = (atMs: number, over: Partial<RegistrationContext> = {}): RegistrationContext => ({
+  now: new Date(atMs),
   phase: 'before',
-  consentVersion: '2027-01',
+  texts: TEST_TEXTS,
   ip: '203.0.113.7',
   userAgent: 'Test',
   giveawayOpen: true,
@@ -30,168 +38,180 @@ function valid(input: Record<string, unknown>): Registration {
   return r.value;
 }
 
-describe('lead metadata', () => {
-  it('stays within 1024 bytes for the largest registration the schema accepts', () => {
-    // Longest address, a 50-character name of 3-byte letters, 200-character UTM values.
-    const local = 'a'.repeat(64);
-    const domain = `${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.de`;
-    const input = valid({
-      email: `${local}@${domain}`.slice(0, 254),
-      firstName: 'ḀḁḂḃḄḅḆḇḈḉ'.repeat(5),
-      privacy: true,
-      giveaway: true,
-      newsletter: true,
-      utm_source: 'ẞ'.repeat(200),
-      utm_medium: 'ẞ'.repeat(200),
-      utm_campaign: 'ẞ'.repeat(200),
-    });
-    expect(input.email.length).toBeGreaterThan(240);
-    const record: LeadRecord = {
-      schema: 1,
-      id: 'f'.repeat(64),
-      email: input.email,
-      firstName: input.firstName,
-      status: 'confirmed',
-      createdAt: new Date().toISOString(),
-      updatedAt: new Date().toISOString(),
-      confirmedAt: new Date().toISOString(),
-      phase: 'before',
-      consents: {
-        privacy: { at: '', textVersion: '' },
-        giveaway: { at: '', textVersion: '' },
-        newsletter: { at: '', textVersion: '' },
-      },
-      source: {
-        utm_source: input.utm_source,
-        utm_medium: input.utm_medium,
-        utm_campaign: input.utm_campaign,
-      },
-      proof: { registration: { at: '', ip: '', userAgent: '' } },
-    };
-    const bytes = new TextEncoder().encode(JSON.stringify(metadataOf(record))).length;
-    expect(bytes).toBeLessThanOrEqual(METADATA_MAX_BYTES);
-    // Letters outside the BMP: 12 bytes each once encoded, 25 of them fill the 50 UTF-16 units.
-    const astral = { ...record, firstName: '𝒜'.repeat(25) };
-    expect(valid({ email: input.email, firstName: astral.firstName, privacy: true }).firstName).toBe(
-      astral.firstName,
+const register = (email: string, atMs: number, extra: Record<string, unknown> = {}, over = {}) =>
+  registerLead(env.DB, env.LEAD_KEY_SECRET, valid({ email, privacy: true, ...extra }), ctx(atMs, over));
+
+/** Marks the mail a registration asked for as sent at `atMs`, as the consumer would. */
+async function send(id: string, mail: { kind: string; ref: string } | null, atMs: number) {
+  if (!mail) throw new Error('no mail requested');
+  expect(await claimSend(env.DB, { leadId: id, ...mail }, atMs)).toBe('claimed');
+  await markSent(env.DB, { leadId: id, ...mail }, atMs);
+}
+
+describe('lead keys', () => {
+  it('give one lead id for one address in any case or padding, another for other addresses', async () => {
+    const a = await leadId('Max.Muster@Beispiel.DE ', env.LEAD_KEY_SECRET);
+    expect(a).toBe(await leadId('max.muster@beispiel.de', env.LEAD_KEY_SECRET));
+    expect(a).not.toBe(await leadId('max.muster2@beispiel.de', env.LEAD_KEY_SECRET));
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('write the domain in punycode and the local part in NFC', () => {
+    expect(normaliseAddress('Info@Müller-Bau.de')).toBe('info@xn--mller-bau-q9a.de');
+    expect(normaliseAddress('jo\u0308rg@beispiel.de')).toBe('jörg@beispiel.de');
+  });
+
+  it('fold +tags everywhere and dots for Gmail into one mailbox, but keep dots elsewhere', async () => {
+    expect(canonicalMailbox('Max.Muster+webinar@googlemail.com')).toBe('maxmuster@gmail.com');
+    expect(canonicalMailbox('max.muster+a@beispiel.de')).toBe('max.muster@beispiel.de');
+    expect(await mailboxKey('m.a.x@gmail.com', env.LEAD_KEY_SECRET)).toBe(
+      await mailboxKey('max+x@googlemail.com', env.LEAD_KEY_SECRET),
     );
-    const worst = metadataOf(astral);
-    expect(new TextEncoder().encode(JSON.stringify(worst)).length).toBeLessThanOrEqual(METADATA_MAX_BYTES);
-    expect(decodeMetadata(worst)).toMatchObject({ e: input.email, n: astral.firstName });
+    expect(await mailboxKey('m.ax@beispiel.de', env.LEAD_KEY_SECRET)).not.toBe(
+      await mailboxKey('max@beispiel.de', env.LEAD_KEY_SECRET),
+    );
   });
 
-  it('is stored in printable ASCII only and reads back exactly, umlauts, emoji, % and lone surrogates alike', async () => {
-    // Metadata crosses an HTTP header inside workerd; a non-ASCII byte there made Miniflare
-    // print the whole metadata, address included, to the terminal.
-    const email = uniqueEmail('ascii-meta');
-    const input = valid({
-      email,
-      firstName: 'Jürgen-Zoë',
-      privacy: true,
-      utm_source: 'Frühjahr 50% 🎉',
-      utm_medium: 'news\u2028letter',
-      utm_campaign: 'a\uD800b',
-    });
-    const { id } = await registerLead(env.LEADS, env.LEAD_KEY_SECRET, input, ctx());
-    const { metadata } = await env.LEADS.getWithMetadata(LEAD_PREFIX + id);
-    const stored = JSON.stringify(metadata);
-    expect(stored).toMatch(/^[\x20-\x7e]+$/);
-    expect(decodeMetadata(metadata)).toMatchObject({
-      e: email,
-      n: 'Jürgen-Zoë',
-      us: 'Frühjahr 50% 🎉',
-      um: 'news\u2028letter',
-      uc: 'a\uFFFDb',
-    });
-  });
-
-  it('reads metadata written before the encoding as it is, and refuses an encoding that does not decode', () => {
-    expect(decodeMetadata({ e: 'a@b.de', n: 'Jürgen 100%' })).toEqual({ e: 'a@b.de', n: 'Jürgen 100%' });
-    expect(decodeMetadata({ e: 'a@b.de', n: 'J%C3', x: 1 })).toBeNull();
-    expect(decodeMetadata(null)).toBeNull();
-  });
-});
-
-describe('leadId', () => {
-  it('is the same for the same address in any case or padding, different for others', async () => {
-    const secret = env.LEAD_KEY_SECRET;
-    expect(await leadId(' Anna@Beispiel.DE ', secret)).toBe(await leadId('anna@beispiel.de', secret));
-    expect(await leadId('anna@beispiel.de', secret)).not.toBe(await leadId('anna2@beispiel.de', secret));
-    expect(await leadId('anna@beispiel.de', secret)).not.toBe(await leadId('anna@beispiel.de', `${secret}x`));
-  });
-
-  it('refuses to run without a proper secret', async () => {
-    await expect(leadId('anna@beispiel.de', '')).rejects.toThrow(/LEAD_KEY_SECRET/);
+  it('refuse to run without a proper secret', async () => {
+    await expect(leadId('a@b.de', 'short')).rejects.toThrow(/LEAD_KEY_SECRET/);
   });
 });
 
 describe('registerLead', () => {
-  it('turns a storm of 50 concurrent registrations of one address into one lead with the first consents', async () => {
+  it('turns 50 concurrent registrations of one address into one lead with one consent of each kind', async () => {
     const email = uniqueEmail('storm');
-    const outcomes = await Promise.all(
+    const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        registerLead(
-          env.LEADS,
-          env.LEAD_KEY_SECRET,
-          valid({ email, privacy: true, giveaway: i === 0 }),
-          ctx(),
-        ),
+        register(email, T0 + i, {
+          newsletter: i % 2 === 0,
+          giveaway: i % 3 === 0,
+          firstName: `Name${'a'.repeat(i % 5)}`,
+        }),
       ),
     );
-    expect(outcomes.filter((r) => r.outcome === 'created')).toHaveLength(1);
-    const id = await leadId(email, env.LEAD_KEY_SECRET);
-    const { keys } = await env.LEADS.list({ prefix: LEAD_PREFIX + id });
-    expect(keys).toHaveLength(1);
-    const record = await env.LEADS.get<LeadRecord>(LEAD_PREFIX + id, 'json');
-    expect(record!.consents.giveaway).toBeDefined();
+    expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+    const lead = (await getLead(env.DB, results[0].id))!;
+    for (const kind of ['privacy', 'newsletter', 'giveaway'] as const)
+      expect(lead.consents.filter((c) => c.kind === kind)).toHaveLength(1);
+    // The first name is the one of the registration that created the lead.
+    const creator = results.findIndex((r) => r.outcome === 'created');
+    expect(lead.firstName).toBe(`Name${'a'.repeat(creator % 5)}`);
   });
 
-  it('adds a consent given on a later repeat without touching the first ones', async () => {
-    const email = uniqueEmail('later');
-    const first = new Date(Date.now() - 10_000);
-    await registerLead(env.LEADS, env.LEAD_KEY_SECRET, valid({ email, privacy: true }), ctx({ now: first }));
-    const outcome = await registerLead(
-      env.LEADS,
-      env.LEAD_KEY_SECRET,
-      valid({ email, privacy: true, newsletter: true }),
-      ctx(),
-    );
-    expect(outcome.outcome).toBe('updated');
-    const record = await env.LEADS.get<LeadRecord>(
-      LEAD_PREFIX + (await leadId(email, env.LEAD_KEY_SECRET)),
-      'json',
-    );
-    expect(record!.consents.privacy.at).toBe(first.toISOString());
-    expect(record!.consents.newsletter).toBeDefined();
-    expect(record!.createdAt).toBe(first.toISOString());
+  it('asks for a confirmation naming new consents on a repeat, and only once for them', async () => {
+    const email = uniqueEmail('added');
+    const first = await register(email, T0);
+    expect(first).toMatchObject({ outcome: 'created', mail: { kind: 'confirm' } });
+    const added = await register(email, T0 + 60_000, { newsletter: true });
+    expect(added.outcome).toBe('consents_added');
+    expect(added.mail?.kind).toBe('confirm');
+    expect(added.mail?.ref).not.toBe(first.mail?.ref);
+    const again = await register(email, T0 + 61_000, { newsletter: true });
+    expect(again.outcome).toBe('repeat');
   });
 
-  it('lets a visitor register again over an unreadable stored record instead of failing for ever', async () => {
-    const email = uniqueEmail('corrupt');
-    const id = await leadId(email, env.LEAD_KEY_SECRET);
-    await env.LEADS.put(LEAD_PREFIX + id, '{"schema":1,"email":', { metadata: { broken: true } });
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const result = await registerLead(env.LEADS, env.LEAD_KEY_SECRET, valid({ email, privacy: true }), ctx());
-    expect(result).toEqual({ id, outcome: 'created' });
-    const record = await env.LEADS.get<LeadRecord>(LEAD_PREFIX + id, 'json');
-    expect(record!.email).toBe(email);
-    expect(warn.mock.calls.flat().join(' ')).toContain('lead.corrupt_record');
-    warn.mockRestore();
+  it('resends the confirmation to a pending repeat only after 10 minutes', async () => {
+    const email = uniqueEmail('resend');
+    const first = await register(email, T0);
+    await send(first.id, first.mail, T0);
+    expect((await register(email, T0 + CONFIRM_RESEND_INTERVAL_MS - 1000)).mail).toBeNull();
+    expect((await register(email, T0 + CONFIRM_RESEND_INTERVAL_MS)).mail?.kind).toBe('confirm');
+  });
+
+  it('sends a confirmed person the welcome mail again on a repeat, at most once an hour', async () => {
+    const email = uniqueEmail('lostlink');
+    const first = await register(email, T0);
+    await confirmLead(env.DB, first.id, { atMs: T0 + 1000, ip: '198.51.100.1', userAgent: 'UA' }, T0);
+    const repeat = await register(email, T0 + 5000);
+    expect(repeat.mail?.kind).toBe('welcome');
+    await send(first.id, repeat.mail, T0 + 5000);
+    expect((await register(email, T0 + 6000)).mail).toBeNull();
+    expect((await register(email, T0 + 5000 + WELCOME_RESEND_INTERVAL_MS)).mail?.kind).toBe('welcome');
   });
 
   it('refuses a giveaway entry after the deadline but keeps the registration', async () => {
     const email = uniqueEmail('late');
-    await registerLead(
-      env.LEADS,
-      env.LEAD_KEY_SECRET,
-      valid({ email, privacy: true, giveaway: true }),
-      ctx({ giveawayOpen: false }),
-    );
-    const record = await env.LEADS.get<LeadRecord>(
-      LEAD_PREFIX + (await leadId(email, env.LEAD_KEY_SECRET)),
-      'json',
-    );
-    expect(record!.consents.giveaway).toBeUndefined();
-    expect(record!.status).toBe('pending');
+    const r = await register(email, T0, { giveaway: true }, { giveawayOpen: false });
+    const lead = (await getLead(env.DB, r.id))!;
+    expect(lead.status).toBe('pending');
+    expect(activeConsent(lead, 'giveaway')).toBeUndefined();
+  });
+
+  it('records the consent text, its version and the config version shown', async () => {
+    const email = uniqueEmail('texts');
+    const texts = { ...TEST_TEXTS, version: 'v-9', newsletter: 'Ja, Newsletter (v9)', configVersion: 9 };
+    const r = await register(email, T0, { newsletter: true }, { texts });
+    const c = activeConsent((await getLead(env.DB, r.id))!, 'newsletter')!;
+    expect(c).toMatchObject({ textVersion: 'v-9', text: 'Ja, Newsletter (v9)', configVersion: 9 });
+    expect(c.given.at).toBe(new Date(T0).toISOString());
+  });
+});
+
+describe('confirm, unsubscribe and come back', () => {
+  it('confirms only consents given before the link was sent', async () => {
+    const email = uniqueEmail('window');
+    const r = await register(email, T0);
+    await register(email, T0 + 10_000, { newsletter: true });
+    const out = await confirmLead(env.DB, r.id, { atMs: T0 + 20_000, ip: 'x', userAgent: 'y' }, T0 + 5000);
+    expect(out).toMatchObject({ outcome: 'confirmed', kinds: ['privacy'] });
+    const lead = (await getLead(env.DB, r.id))!;
+    expect(activeConsent(lead, 'newsletter')?.status).toBe('pending');
+  });
+
+  it('a registration after unsubscribing starts a pending consent; confirming it resumes mails', async () => {
+    const email = uniqueEmail('back');
+    const r = await register(email, T0);
+    await confirmLead(env.DB, r.id, { atMs: T0 + 1000, ip: 'a', userAgent: 'b' }, T0);
+    expect(await unsubscribeLead(env.DB, r.id, T0 + 2000)).toBe('unsubscribed');
+    const back = await register(email, T0 + 3000);
+    expect(back).toMatchObject({ outcome: 'consents_added', mail: { kind: 'confirm' } });
+    expect((await getLead(env.DB, r.id))!.status).toBe('unsubscribed');
+    const out = await confirmLead(env.DB, r.id, { atMs: T0 + 4000, ip: 'c', userAgent: 'd' }, T0 + 3500);
+    expect(out.outcome).toBe('confirmed');
+    const lead = (await getLead(env.DB, r.id))!;
+    expect(lead.status).toBe('confirmed');
+    expect(lead.consents.filter((c) => c.kind === 'privacy').map((c) => c.status)).toEqual([
+      'withdrawn',
+      'confirmed',
+    ]);
+  });
+
+  it('keeps the giveaway entry when the person unsubscribes from mails', async () => {
+    const email = uniqueEmail('keepentry');
+    const r = await register(email, T0, { giveaway: true });
+    await confirmLead(env.DB, r.id, { atMs: T0 + 1000, ip: 'a', userAgent: 'b' }, T0);
+    await unsubscribeLead(env.DB, r.id, T0 + 2000);
+    expect(activeConsent((await getLead(env.DB, r.id))!, 'giveaway')?.status).toBe('confirmed');
+  });
+});
+
+describe('erasure', () => {
+  it('deletes every row of the person and keeps only the keyed mailbox hash', async () => {
+    const email = `erase.me.${Date.now()}@gmail.com`;
+    const a = await register(email, T0, { newsletter: true });
+    const b = await register(email.replace('@', '+promo@'), T0 + 1);
+    await send(a.id, a.mail, T0);
+    expect(await eraseLeadById(env.DB, a.id, { atMs: T0 + 5, by: 'visitor' })).toEqual({ erased: 2 });
+    for (const [table, column] of [
+      ['leads', 'id'],
+      ['consents', 'lead_id'],
+      ['lead_events', 'lead_id'],
+      ['mail_sends', 'lead_id'],
+    ]) {
+      const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} IN (?1, ?2)`)
+        .bind(a.id, b.id)
+        .first<{ n: number }>();
+      expect(row!.n, table).toBe(0);
+    }
+    const dump = JSON.stringify((await env.DB.prepare('SELECT * FROM suppression').all()).results);
+    expect(dump).not.toContain('erase.me');
+  });
+
+  it('answers the same work for an unknown address', async () => {
+    expect(
+      await eraseAddress(env.DB, env.LEAD_KEY_SECRET, uniqueEmail('nobody'), { atMs: T0, by: 'ops' }),
+    ).toEqual({
+      erased: 0,
+    });
   });
 });
