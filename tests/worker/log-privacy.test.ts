@@ -108,16 +108,16 @@ describe('registration logs no personal data, whatever the outcome', () => {
     'content-type': 'application/x-www-form-urlencoded',
     'cf-connecting-ip': ip,
   });
-  const failing = (prop: 'put' | 'get') =>
-    new Proxy(env.LEADS, {
+  const failing = (prop: 'batch' | 'prepare') =>
+    new Proxy(env.DB, {
       get(target, p) {
-        if (p === prop) return () => Promise.reject(new Error(`KV ${prop} failed for ${EMAIL} at ${IP4}`));
+        if (p === prop) return () => Promise.reject(new Error(`D1 ${prop} failed for ${EMAIL} at ${IP4}`));
         const value = Reflect.get(target, p);
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
 
-  it('stored, repeated, rejected, honeypot, KV failure, limiter failure, too large, wrong type', async () => {
+  it('stored, repeated, rejected, honeypot, D1 failure, limiter failure, too large, wrong type', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const mark = logMark();
     const body = JSON.stringify({ email: EMAIL, firstName: NAME, privacy: true, giveaway: true });
@@ -127,8 +127,8 @@ describe('registration logs no personal data, whatever the outcome', () => {
       (await post(JSON.stringify({ email: EMAIL, firstName: `${NAME} www.x.de` }), json(IP4))).status,
       (await post(new URLSearchParams({ email: EMAIL, firstName: NAME }).toString(), form(IP6))).status,
       (await post(JSON.stringify({ email: EMAIL, privacy: true, website: 'x' }), json(IP4))).status,
-      (await post(body.replace('Privat', 'Other'), json(IP4), { LEADS: failing('put') })).status,
-      (await post(body.replace('Privat', 'Third'), json(IP6), { LEADS: failing('get') })).status,
+      (await post(body.replace('Privat', 'Other'), json(IP4), { DB: failing('batch') })).status,
+      (await post(body.replace('Privat', 'Third'), json(IP6), { DB: failing('batch') })).status,
       (
         await post(body.replace('Privat', 'Fourth'), json(IP4), {
           REGISTER_LIMITER: { limit: () => Promise.reject(new Error(`limiter down for ${IP4}`)) } as never,

@@ -4,7 +4,7 @@ import type { WebinarConfig } from '../../src/lib/webinar-config';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
 import { composeMail } from '../../worker/mail/compose';
 import { renderMail } from '../../worker/mail/templates';
-import type { LeadRecord } from '../../worker/lead-store';
+import type { Lead } from '../../worker/store/lead-store';
 
 const withStart = (start: string, durationMinutes = 150): WebinarConfig => ({
   ...DEFAULT_CONFIG,
@@ -129,7 +129,7 @@ describe('.ics in the welcome mail', () => {
       id: 'f'.repeat(64),
       email: 'x@beispiel.de',
       createdAt: '2026-12-01T10:00:00.000Z',
-    } as LeadRecord;
+    } as Lead;
     const mail = await composeMail('welcome', lead, DEFAULT_CONFIG, {
       secret: 'test-mail-token-secret-0123456789abcdef',
       base: 'https://webinar.test',

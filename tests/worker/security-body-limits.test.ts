@@ -107,7 +107,7 @@ describe('POST /api/register with oversized bodies', () => {
       body,
     });
     await expectTooLarge(res);
-    expect((await storedLead(email)).record).toBeNull();
+    expect((await storedLead(email)).lead).toBeNull();
   });
 
   it('answers 413 to a 10 MB streamed (chunked) body over HTTP without pulling it all', async () => {
@@ -148,7 +148,7 @@ describe('POST /api/register with oversized bodies', () => {
       env,
     );
     expect(res.status).toBe(200);
-    expect((await storedLead(email)).record).not.toBeNull();
+    expect((await storedLead(email)).lead).not.toBeNull();
   });
 });
 
@@ -196,7 +196,7 @@ describe('POST /api/register with a slow body', () => {
     }
     vi.useRealTimers();
     expect(await storeSnapshot()).toEqual(before);
-    expect((await storedLead(email)).record).toBeNull();
+    expect((await storedLead(email)).lead).toBeNull();
   });
 });
 
