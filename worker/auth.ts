@@ -17,10 +17,15 @@
  * Mutations (anything but GET/HEAD/OPTIONS) authenticated by cookie or Access need the
  * `X-CSRF-Token` header from `GET /api/admin/me` and, when the browser sends one, a
  * same-origin `Origin`. See docs/decisions/020-admin-auth.md.
+ *
+ * With Access configured, Access is the only door: shared tokens and token sessions are
+ * refused (people sign in through Access, scripts use Access service tokens). Every
+ * presented but invalid credential, on every admin route, spends the client's auth budget;
+ * once it is spent the answer is 429 with Retry-After, and nothing more is audited.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { appendAudit } from './audit-log';
 import { errorMessage, log } from './log';
 import { clientIp } from './request-context';
@@ -50,6 +55,8 @@ export type AdminEnv = { Bindings: Env; Variables: { identity: Identity } };
 export const SESSION_COOKIE = '__Host-admin_session';
 export const SESSION_TTL_S = 8 * 3600;
 export const CSRF_HEADER = 'X-CSRF-Token';
+/** Seconds a client waits once its auth budget (ADMIN_AUTH_LIMITER, per minute) is spent. */
+export const AUTH_RETRY_AFTER_S = 60;
 
 /** German messages shown in the admin UI and returned by the API. */
 export const AUTH_MESSAGES = {
@@ -59,6 +66,9 @@ export const AUTH_MESSAGES = {
   csrf: 'Die Anfrage wurde abgelehnt (Schutz vor Cross-Site-Request-Forgery). Bitte laden Sie die Seite neu.',
   origin: 'Die Anfrage stammt nicht von dieser Website und wurde abgelehnt.',
   notConfigured: 'Die Anmeldung ist auf diesem Server nicht eingerichtet.',
+  accessOnly:
+    'Die Anmeldung mit Schlüssel ist abgeschaltet: Bitte melden Sie sich über Cloudflare Access an (Skripte verwenden ein Access-Service-Token).',
+  tooMany: 'Zu viele ungültige Anmeldeversuche. Bitte warten Sie eine Minute.',
 } as const;
 
 const enc = new TextEncoder();
@@ -159,7 +169,10 @@ export async function verifySessionValue(
   const [, role, exp, nonce, fp, mac] = parts;
   if (!(await timingSafeEqual(mac, await hmac(secret, parts.slice(0, 5).join('.'))))) return null;
   if (role !== 'ops' && role !== 'marketing') return null;
-  if (!(Number(exp) > nowS)) return null;
+  // A plain integer, in the future, and never further than one session lifetime away.
+  if (!/^\d{1,12}$/.test(exp)) return null;
+  const expS = Number(exp);
+  if (!(expS > nowS) || expS > nowS + SESSION_TTL_S) return null;
   const token = tokenFor(v, role);
   if (!token || !(await timingSafeEqual(fp, await tokenFingerprint(secret, token)))) return null;
   return { role, nonce };
@@ -190,6 +203,38 @@ export function clearSessionCookie(c: Context) {
 // --- Cloudflare Access ---
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
+/** A failed key fetch is remembered this long, so an outage at Access costs one fetch, not one per request. */
+const KEY_FAILURE_TTL_MS = 30_000;
+/** The key fetch is cut off after this long. */
+const KEY_FETCH_TIMEOUT_MS = 2_000;
+const keyFailures = new Map<string, number>();
+
+/**
+ * The key fetch, cut off after KEY_FETCH_TIMEOUT_MS by a race as well as by its signal:
+ * the bound holds even where a fetch ignores the signal.
+ */
+async function boundedKeyFetch(url: string, init: RequestInit): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DOMException('The key fetch timed out', 'TimeoutError')),
+      KEY_FETCH_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([
+      fetch(url, { ...init, signal: AbortSignal.timeout(KEY_FETCH_TIMEOUT_MS) }),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether Access is configured (then it is the only way in). */
+export function accessEnabled(v: AuthVars): boolean {
+  return accessConfig(v) !== null;
+}
 
 function accessConfig(v: AuthVars): { team: string; aud: string } | null {
   const team = v.ACCESS_TEAM_DOMAIN?.trim()
@@ -217,13 +262,25 @@ export function parseAccessRoles(spec: string | undefined): Map<string, Role[]> 
   return out;
 }
 
-/** Verified email from an Access JWT, or null (bad signature, audience, issuer or expiry). */
-export async function verifyAccessJwt(v: AuthVars, jwt: string): Promise<string | null> {
+/**
+ * Verified identity from an Access JWT, or null (bad signature, audience, issuer, expiry,
+ * missing `exp` or `iat`). People carry `email`; Access service tokens (scripts) carry
+ * `common_name`, the token's client id, which ACCESS_ROLES can list like an address.
+ */
+export async function verifyAccessJwt(v: AuthVars, jwt: string, nowMs = Date.now()): Promise<string | null> {
   const cfg = accessConfig(v);
   if (!cfg) return null;
+  const failedAt = keyFailures.get(cfg.team);
+  if (failedAt !== undefined && nowMs - failedAt < KEY_FAILURE_TTL_MS) {
+    log.warn('auth.access_keys_unavailable', { cached: true });
+    return null;
+  }
   let jwks = jwksCache.get(cfg.team);
   if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(`https://${cfg.team}/cdn-cgi/access/certs`));
+    jwks = createRemoteJWKSet(new URL(`https://${cfg.team}/cdn-cgi/access/certs`), {
+      timeoutDuration: KEY_FETCH_TIMEOUT_MS,
+      [customFetch]: boundedKeyFetch,
+    });
     jwksCache.set(cfg.team, jwks);
   }
   try {
@@ -231,10 +288,16 @@ export async function verifyAccessJwt(v: AuthVars, jwt: string): Promise<string 
       audience: cfg.aud,
       issuer: `https://${cfg.team}`,
       algorithms: ['RS256'],
+      requiredClaims: ['exp', 'iat'],
     });
-    return typeof payload.email === 'string' ? payload.email.toLowerCase() : null;
+    const who = typeof payload.email === 'string' ? payload.email : payload.common_name;
+    return typeof who === 'string' && who ? who.toLowerCase() : null;
   } catch (error) {
-    log.warn('auth.access_jwt_rejected', { reason: (error as { code?: string }).code ?? 'invalid' });
+    const code = (error as { code?: string }).code ?? 'invalid';
+    // The keys could not be fetched (timeout, network, bad JSON): not the caller's fault.
+    if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || code === 'ERR_JWKS_INVALID')
+      keyFailures.set(cfg.team, nowMs);
+    log.warn('auth.access_jwt_rejected', { reason: code });
     return null;
   }
 }
@@ -242,11 +305,15 @@ export async function verifyAccessJwt(v: AuthVars, jwt: string): Promise<string 
 /** For tests: forget cached key sets (each test file may bring its own keys). */
 export function resetAccessKeyCache() {
   jwksCache.clear();
+  keyFailures.clear();
 }
 
 // --- the middleware ---
 
 type Failure = { status: 401 | 403; message: string; reason: string; role?: Role; id?: string };
+
+/** Reasons that mean "a credential was presented and it is not valid": they spend the budget. */
+const INVALID_CREDENTIAL = new Set(['bad_token', 'bad_access_jwt', 'bad_session', 'token_with_access']);
 
 /**
  * Who is calling, by the first credential present. `null` result = no credential at all.
@@ -257,6 +324,14 @@ export async function authenticate(
 ): Promise<{ ok: true; id: string; via: Identity['via']; roles: Role[]; csrfBasis: string } | Failure> {
   const v = vars(c);
   const authz = c.req.header('authorization');
+  const access = accessEnabled(v);
+  // With Access on, shared tokens and their sessions are no way in (decision 020).
+  if (
+    access &&
+    (authz !== undefined ||
+      (getCookie(c, SESSION_COOKIE) !== undefined && !c.req.header('cf-access-jwt-assertion')))
+  )
+    return { status: 401, message: AUTH_MESSAGES.accessOnly, reason: 'token_with_access' };
   if (authz !== undefined) {
     const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(authz);
     const role = m ? await roleOfToken(v, m[1]) : null;
@@ -272,7 +347,7 @@ export async function authenticate(
       return { status: 403, message: AUTH_MESSAGES.forbidden, reason: 'access_no_role', id: email };
     return { ok: true, id: email, via: 'access', roles, csrfBasis: `access:${email}` };
   }
-  const cookie = getCookie(c, SESSION_COOKIE);
+  const cookie = access ? undefined : getCookie(c, SESSION_COOKIE);
   if (cookie !== undefined) {
     const session = await verifySessionValue(v, cookie);
     if (!session) return { status: 401, message: AUTH_MESSAGES.invalid, reason: 'bad_session' };
@@ -288,7 +363,11 @@ export async function authenticate(
 }
 
 /** A JSON refusal with `Cache-Control: no-store`. */
-export function refuse(c: Context, status: 400 | 401 | 403 | 409 | 429 | 500 | 503, message: string) {
+export function refuse(
+  c: Context,
+  status: 400 | 401 | 403 | 409 | 429 | 500 | 503,
+  message: string,
+): Response {
   c.header('Cache-Control', 'no-store');
   return c.json({ ok: false as const, error: message }, status);
 }
@@ -321,16 +400,25 @@ export async function takeAuthBudget(c: Context): Promise<boolean> {
   }
 }
 
-async function recordFailure(c: Context<AdminEnv>, f: Failure) {
+/**
+ * Logs and audits a refused admin request. A presented but invalid credential spends the
+ * client's auth budget; once that is spent the caller gets 429 (returned here) and nothing
+ * more is audited, so guessing stays slow and cannot flood the audit log.
+ * @returns a 429 response when the budget is spent, otherwise undefined.
+ */
+export async function recordFailure(c: Context<AdminEnv>, f: Failure): Promise<Response | undefined> {
   const path = new URL(c.req.url).pathname;
   log.warn('auth.refused', { path, status: f.status, reason: f.reason });
   // An unauthenticated visit (no credential) is only logged: it is not an action, and
-  // writing KV for every anonymous request would hand out free writes. For the same
-  // reason a client past its per-IP budget is only logged, not audited, from then on.
-  if (f.reason === 'missing') return;
+  // writing for every anonymous request would hand out free writes.
+  if (f.reason === 'missing') return undefined;
   if (!(await takeAuthBudget(c))) {
     log.warn('auth.refused_unaudited', { path, reason: f.reason });
-    return;
+    if (INVALID_CREDENTIAL.has(f.reason)) {
+      c.header('Retry-After', String(AUTH_RETRY_AFTER_S));
+      return refuse(c, 429, AUTH_MESSAGES.tooMany);
+    }
+    return undefined;
   }
   await appendAudit(c.env.DB, {
     role: f.role ?? 'none',
@@ -338,6 +426,7 @@ async function recordFailure(c: Context<AdminEnv>, f: Failure) {
     action: 'auth.failed',
     detail: { reason: f.reason, path, method: c.req.method, status: f.status },
   });
+  return undefined;
 }
 
 /**
@@ -349,10 +438,7 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
     c.header('Cache-Control', 'no-store');
     const who = await authenticate(c);
-    if (!('ok' in who)) {
-      await recordFailure(c, who);
-      return refuse(c, who.status, who.message);
-    }
+    if (!('ok' in who)) return (await recordFailure(c, who)) ?? refuse(c, who.status, who.message);
     const role = who.roles.find((r) => roles.includes(r));
     if (!role) {
       const f: Failure = {
@@ -362,8 +448,7 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AdminEnv> {
         role: who.roles[0],
         id: who.id,
       };
-      await recordFailure(c, f);
-      return refuse(c, 403, f.message);
+      return (await recordFailure(c, f)) ?? refuse(c, 403, f.message);
     }
     if (who.via !== 'token' && !SAFE_METHODS.has(c.req.method)) {
       const expected = await csrfTokenFor(vars(c), who.csrfBasis);
@@ -377,8 +462,7 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AdminEnv> {
           role,
           id: who.id,
         };
-        await recordFailure(c, f);
-        return refuse(c, 403, f.message);
+        return (await recordFailure(c, f)) ?? refuse(c, 403, f.message);
       }
     }
     c.set('identity', { role, id: who.id, via: who.via });
@@ -400,5 +484,3 @@ export async function describeCaller(c: Context<AdminEnv>) {
     csrf: await csrfTokenFor(vars(c), who.csrfBasis),
   };
 }
-
-export { recordFailure as auditAuthFailure };

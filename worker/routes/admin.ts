@@ -15,12 +15,15 @@ import { limitBody } from '../body-limit';
 import * as v from 'valibot';
 import { appendAudit } from '../audit-log';
 import {
+  accessEnabled,
+  authenticate,
   AUTH_MESSAGES,
   clearSessionCookie,
   createSessionValue,
   csrfTokenFor,
   describeCaller,
   originAllowed,
+  recordFailure,
   refuse,
   roleOfToken,
   setSessionCookie,
@@ -93,6 +96,8 @@ export const adminRoutes = new Hono<AdminEnv>()
       const envVars = c.env as unknown as AuthVars;
       if (!envVars.SESSION_SECRET || envVars.SESSION_SECRET.length < 16)
         return refuse(c, 500, AUTH_MESSAGES.notConfigured);
+      // With Access on, people sign in there; the shared tokens open no session.
+      if (accessEnabled(envVars)) return refuse(c, 403, AUTH_MESSAGES.accessOnly);
       // Every attempt counts (10 a minute per IP): guessing stays slow, the audit log small.
       if (!(await takeAuthBudget(c))) {
         log.warn('auth.sign_in_throttled');
@@ -123,16 +128,24 @@ export const adminRoutes = new Hono<AdminEnv>()
       });
     },
   )
-  .delete('/api/admin/session', (c) => {
+  .delete('/api/admin/session', async (c) => {
     // Sign-out needs no credential: clearing one's own cookie can harm no one.
     if (!originAllowed(c)) return refuse(c, 403, AUTH_MESSAGES.origin);
+    const who = await authenticate(c);
+    if ('ok' in who)
+      await appendAudit(c.env.DB, {
+        role: who.roles[0],
+        id: who.id,
+        action: 'session.ended',
+        detail: { via: who.via },
+      });
     clearSessionCookie(c);
     c.header('Cache-Control', 'no-store');
     return c.json({ ok: true as const });
   })
   .get('/api/admin/me', async (c) => {
     const who = await describeCaller(c);
-    if (!('ok' in who)) return refuse(c, who.status, who.message);
+    if (!('ok' in who)) return (await recordFailure(c, who)) ?? refuse(c, who.status, who.message);
     c.header('Cache-Control', 'no-store');
     return c.json({ ok: true as const, role: who.role, roles: who.roles, id: who.id, csrf: who.csrf });
   });
