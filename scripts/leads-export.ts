@@ -9,6 +9,7 @@
  * 3 network or server failure. The token can also come from LEADS_EXPORT_TOKEN, so it
  * does not have to appear in the shell history.
  */
+import * as v from 'valibot';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -26,6 +27,25 @@ class CliError extends Error {
     super(message);
   }
 }
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The server's address: https, or http only to this machine. Leads (addresses, names)
+ * and the ops token must never cross a network in clear text.
+ */
+export const ExportUrl = v.pipe(
+  v.string(),
+  v.check(
+    (s) => URL.canParse(s),
+    (i) => `--url ist keine gültige Adresse: ${String(i.input)}`,
+  ),
+  v.transform((s) => new URL(s)),
+  v.check(
+    (u) => u.protocol === 'https:' || (u.protocol === 'http:' && LOCAL_HOSTS.has(u.hostname)),
+    '--url muss mit https:// beginnen (http:// nur für localhost), damit Token und Leads verschlüsselt übertragen werden.',
+  ),
+);
 
 interface Options {
   url: URL;
@@ -61,12 +81,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const token = values.token ?? env.LEADS_EXPORT_TOKEN;
   if (!values.url || !token || !values.out)
     throw new CliError(`--url, --token (oder LEADS_EXPORT_TOKEN) und --out sind nötig.\n${USAGE}`, 1);
-  let url: URL;
-  try {
-    url = new URL(values.url);
-  } catch {
-    throw new CliError(`--url ist keine gültige Adresse: ${values.url}`, 1);
-  }
+  const checked = v.safeParse(ExportUrl, values.url);
+  if (!checked.success) throw new CliError(checked.issues[0].message, 1);
+  const url = checked.output;
   const format = (values.format ?? (values.out.endsWith('.ndjson') ? 'ndjson' : 'csv')) as Options['format'];
   if (!['csv', 'excel', 'ndjson'].includes(format))
     throw new CliError(`Unbekanntes Format „${format}“. Erlaubt: csv, excel, ndjson.`, 1);
