@@ -41,6 +41,12 @@ export default defineConfig({
                 FUZZ_SEED: process.env.FUZZ_SEED ?? '',
                 FUZZ_SCALE: process.env.FUZZ_SCALE ?? '1',
                 TEST_MIGRATIONS: migrations,
+                // The cheapest challenge, so each test's registration solves it at once; the
+                // budgets high, so only tests that lower them are paced.
+                ALTCHA_MAX_NUMBER: '20',
+                MAIL_PER_DOMAIN_HOURLY: '100000',
+                MAIL_GLOBAL_HOURLY: '100000',
+                ATTACK_REFUSALS_10MIN: '1000000',
               },
             },
           }),

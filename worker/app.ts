@@ -2,7 +2,7 @@
  * The Hono app: every route of the worker.
  *
  * Visitor:  GET /  /danke  /impressum  /datenschutz  /teilnahmebedingungen  /webinar.ics
- *           POST /api/register
+ *           GET /api/register/challenge (proof of work), POST /api/register
  *           GET|POST /bestaetigen  /abmelden  /loeschen  (signed mail links, routes/optin.tsx)
  * Static assets (hashed JS, favicon, robots.txt) are served by Workers Static Assets
  * before the worker runs; see `run_worker_first` in wrangler.toml.
@@ -17,11 +17,13 @@ import { adminMailRoutes } from './routes/admin-mail';
 import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
+import { challengeRoutes } from './routes/challenge';
 import { securityHeaders } from './security-headers';
 
 export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders())
   .route('/', pageRoutes)
+  .route('/', challengeRoutes)
   .route('/', registerRoutes)
   .route('/', optinRoutes)
   .route('/', adminMailRoutes)

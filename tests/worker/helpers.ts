@@ -1,5 +1,6 @@
 /** Shared helpers for worker tests (workerd pool). */
 import { env, SELF } from 'cloudflare:test';
+import { solveChallenge } from 'altcha-lib/v1';
 import { app } from '../../worker/app';
 import { leadId } from '../../worker/store/lead-keys';
 import { getLead } from '../../worker/store/lead-store';
@@ -17,11 +18,44 @@ export function uniqueIp(): string {
   return `10.${(counter >> 16) & 255}.${(counter >> 8) & 255}.${counter & 255}`;
 }
 
-export function postJson(body: unknown, headers: Record<string, string> = {}) {
+/**
+ * A solved ALTCHA challenge from the app itself, as the visitor's browser would send it
+ * (the test pool sets the cheapest difficulty).
+ */
+export async function solvedChallenge(): Promise<string> {
+  const res = await SELF.fetch('https://webinar.test/api/register/challenge', {
+    headers: { 'cf-connecting-ip': uniqueIp() },
+  });
+  if (!res.ok) throw new Error(`challenge: ${res.status}`);
+  const c = (await res.json()) as {
+    algorithm: string;
+    challenge: string;
+    maxnumber: number;
+    salt: string;
+    signature: string;
+  };
+  const solution = await solveChallenge(c.challenge, c.salt, c.algorithm, c.maxnumber).promise;
+  if (!solution) throw new Error('challenge not solved');
+  return btoa(
+    JSON.stringify({
+      algorithm: c.algorithm,
+      challenge: c.challenge,
+      number: solution.number,
+      salt: c.salt,
+      signature: c.signature,
+    }),
+  );
+}
+
+/** A JSON registration as the enhanced form sends it: with a fresh solved challenge unless the body has one. */
+export async function postJson(body: unknown, headers: Record<string, string> = {}) {
+  let text = typeof body === 'string' ? body : JSON.stringify(body);
+  if (body && typeof body === 'object' && !Array.isArray(body) && !('altcha' in body))
+    text = JSON.stringify({ ...body, altcha: await solvedChallenge() });
   return SELF.fetch('https://webinar.test/api/register', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp(), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: text,
   });
 }
 
@@ -61,7 +95,7 @@ export function dbWith(method: keyof D1Database, impl: (...args: unknown[]) => u
 }
 
 /** POST /api/register straight into the app with replaced bindings (no SELF). */
-export function registerWith(
+export async function registerWith(
   bindings: Partial<Env>,
   body: Record<string, unknown>,
   kind: 'json' | 'form' = 'json',
@@ -76,7 +110,7 @@ export function registerWith(
       },
       body:
         kind === 'json'
-          ? JSON.stringify(body)
+          ? JSON.stringify({ altcha: await solvedChallenge(), ...body })
           : new URLSearchParams(body as Record<string, string>).toString(),
     },
     { ...env, ...bindings },

@@ -18,7 +18,10 @@ import { registerLead } from '../store/lead-store';
 import { requestMail } from '../mail/requests';
 import { errorMessage, log } from '../log';
 import { loadShell, renderLanding } from '../render';
-import { clientIp, landingPath, mailLinkOrigin, userAgent } from '../request-context';
+import { checkSolution, isReplay, spendStatement } from '../abuse/challenge';
+import { count, type RefusalReason } from '../abuse/counters';
+import { evaluateAttackMode } from '../abuse/attack-mode';
+import { clientIp, clientKey, landingPath, mailLinkOrigin, userAgent } from '../request-context';
 
 export const MAX_BODY_BYTES = 8 * 1024;
 const RETRY_AFTER_BUSY_S = 5;
@@ -45,7 +48,21 @@ const MESSAGES = {
   tooMany:
     'Zu viele Anmeldeversuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es dann erneut.',
   busy: 'Ihre Anmeldung konnte gerade nicht gespeichert werden. Ihre Angaben sind erhalten – bitte senden Sie das Formular in einigen Sekunden erneut.',
+  challenge:
+    'Ihre Anmeldung konnte nicht automatisch geprüft werden. Bitte laden Sie die Seite neu und senden Sie das Formular noch einmal ab.',
 } as const;
+
+/** Counts a refusal without making the answer wait (worker/abuse/counters.ts). */
+function refused(c: Context<{ Bindings: Env }>, reason: RefusalReason) {
+  const work = count(c.env.DB, `refused:${reason}`, Date.now(), 1, async () => {
+    await evaluateAttackMode(c.env.DB, c.env);
+  });
+  try {
+    c.executionCtx.waitUntil(work);
+  } catch {
+    // No execution context (app.request in tests): the count still lands, unawaited.
+  }
+}
 
 function kindOf(c: Context): Kind | null {
   const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
@@ -77,7 +94,7 @@ function valuesOf(input: Record<string, unknown>): FormValues {
 async function answerError(
   c: Context<{ Bindings: Env }>,
   kind: Kind,
-  status: 400 | 408 | 413 | 429 | 503,
+  status: 400 | 403 | 408 | 413 | 429 | 503,
   errors: FieldErrors,
   input: Record<string, unknown>,
   headers: Record<string, string> = {},
@@ -100,7 +117,8 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
   const ip = clientIp(c);
 
   try {
-    const { success } = await c.env.REGISTER_LIMITER.limit({ key: ip });
+    const { success } = await c.env.REGISTER_LIMITER.limit({ key: clientKey(ip) });
+    if (!success) refused(c, 'rate_limit');
     if (!success)
       return answerError(
         c,
@@ -151,10 +169,22 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
     const fromPage = referer.search?.get(k);
     if (input[k] === undefined && fromPage) input[k] = fromPage.trim().slice(0, 200);
   }
+  // The enhanced form proves work (ALTCHA); a post straight to the API without it stores nothing.
+  let spend: ReturnType<typeof spendStatement> | undefined;
+  if (kind === 'json') {
+    const solution = await checkSolution(c.env.LEAD_KEY_SECRET, input.altcha);
+    if (!solution.ok) {
+      log.info('register.challenge_refused', { reason: solution.reason });
+      refused(c, 'challenge');
+      return answerError(c, kind, 403, { form: MESSAGES.challenge }, {});
+    }
+    spend = spendStatement(c.env.DB, solution);
+  }
   const checked = validateRegistration(input);
   if (typeof input[HONEYPOT_FIELD] === 'string' && input[HONEYPOT_FIELD] !== '') {
     // A bot: answer as if it worked, so it learns nothing; store nothing.
     log.info('register.honeypot');
+    refused(c, 'honeypot');
     return ok();
   }
   if (!checked.ok) return answerError(c, kind, 400, checked.errors, input);
@@ -165,21 +195,27 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
 
   try {
     const form = live.config.form;
-    const stored = registerLead(c.env.DB, c.env.LEAD_KEY_SECRET, registration, {
-      now,
-      phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
-      texts: {
-        version: form.consentVersion,
-        privacy: form.privacyLabel,
-        giveaway: form.giveawayLabel,
-        newsletter: form.newsletterLabel,
-        configVersion: live.version > 0 ? live.version : null,
+    const stored = registerLead(
+      c.env.DB,
+      c.env.LEAD_KEY_SECRET,
+      registration,
+      {
+        now,
+        phase: phaseAt(scheduleOf(live.config.webinar), now.getTime()),
+        texts: {
+          version: form.consentVersion,
+          privacy: form.privacyLabel,
+          giveaway: form.giveawayLabel,
+          newsletter: form.newsletterLabel,
+          configVersion: live.version > 0 ? live.version : null,
+        },
+        ip,
+        userAgent: userAgent(c),
+        landingPath: referer.path,
+        giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
       },
-      ip,
-      userAgent: userAgent(c),
-      landingPath: referer.path,
-      giveawayOpen: now.getTime() < Date.parse(live.config.giveaway.deadline),
-    });
+      spend ? [spend] : [],
+    );
     // A late write after the timeout is harmless: the visitor's retry is an idempotent repeat.
     const { id, outcome, mail } = await withTimeout(stored, STORE_TIMEOUT_MS);
     log.info('register.stored', { outcome });
@@ -198,6 +234,11 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
       }
     }
   } catch (error) {
+    if (isReplay(error)) {
+      log.info('register.challenge_refused', { reason: 'replayed' });
+      refused(c, 'challenge');
+      return answerError(c, kind, 403, { form: MESSAGES.challenge }, {});
+    }
     log.error('register.store_failed', { message: errorMessage(error) });
     return answerError(c, kind, 503, { form: MESSAGES.busy }, input, {
       'Retry-After': String(RETRY_AFTER_BUSY_S),

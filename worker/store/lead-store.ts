@@ -118,6 +118,8 @@ export async function registerLead(
   secret: string,
   input: Registration,
   ctx: RegistrationContext,
+  /** Statements that must succeed for anything to be stored (e.g. spending a challenge solution). */
+  guards: D1PreparedStatement[] = [],
 ): Promise<RegisterResult> {
   const { id, mailbox } = await leadKeys(input.email, secret);
   const now = ctx.now.getTime();
@@ -128,6 +130,7 @@ export async function registerLead(
   const t = ctx.texts;
 
   const statements = [
+    ...guards,
     db
       .prepare(
         `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
@@ -183,6 +186,13 @@ export async function registerLead(
           mailbox,
         ),
     ),
+    // The minute's count of accepted registrations (ops dashboard), in the same transaction.
+    db
+      .prepare(
+        `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1, 'accepted', 1)
+         ON CONFLICT (minute, reason) DO UPDATE SET n = n + 1`,
+      )
+      .bind(now - (now % 60_000)),
     db
       .prepare(
         `SELECT l.status AS status,
@@ -193,7 +203,7 @@ export async function registerLead(
       )
       .bind(id),
   ];
-  const results = await db.batch<Record<string, unknown>>(statements);
+  const results = (await db.batch<Record<string, unknown>>(statements)).slice(guards.length);
   const created = results[0].results.length === 1;
   const added = results
     .slice(2, 2 + wanted.length)
