@@ -20,12 +20,14 @@ import * as v from 'valibot';
 import { getLiveConfig } from '../config-store';
 import { getLeads, type Lead } from '../store/lead-store';
 import { claimSend, markSent, releaseClaim, type SendKey } from '../store/mail-sends';
+import { confirmationBudget, PACE_DELAY_S } from '../abuse/mail-budget';
+import { count } from '../abuse/counters';
 import { errorMessage, log } from '../log';
 import { scheduleOf } from '../../src/lib/schedule';
 import { composeMail } from './compose';
 import { deadLetterKey, storeDeadLetter } from './dead-letters';
 import { DeadLetter, describeIssues, MAIL_MAX_RETRIES, QueueJob, type FanoutJob, type MailJob } from './jobs';
-import { enqueueJobs } from './producer';
+import { enqueueJob, enqueueJobs } from './producer';
 import { sendMail } from './sender';
 
 export const MAIL_DLQ_NAME = 'webinar-mail-dlq';
@@ -162,7 +164,23 @@ async function sendClaimed(
   config: Awaited<ReturnType<typeof getLiveConfig>>['config'],
   now: Date,
 ): Promise<void> {
-  const claim = await claimSend(env.DB, key, now.getTime());
+  const budget = job.kind === 'confirm' ? confirmationBudget(lead, env) : undefined;
+  const claim = await claimSend(env.DB, key, now.getTime(), budget);
+  if (claim === 'over_address') {
+    // Three confirmations in 24 hours are enough for any person; more is list bombing.
+    log.info('mail.skipped', { kind: job.kind, why: 'address_budget' });
+    for (const m of msgs) m.ack();
+    return;
+  }
+  if (claim === 'over_domain' || claim === 'over_global') {
+    // Paced, never dropped: the same job again after a pause, as a new message so the
+    // pause does not use up its retries.
+    await enqueueJob(env.MAIL_QUEUE, job, PACE_DELAY_S);
+    log.info('mail.paced', { kind: job.kind, why: claim });
+    await count(env.DB, 'mail:paced', now.getTime(), msgs.length);
+    for (const m of msgs) m.ack();
+    return;
+  }
   if (claim === 'sent') {
     log.info('mail.skipped', { kind: job.kind, why: 'already_sent' });
     for (const m of msgs) m.ack();
@@ -192,6 +210,7 @@ async function sendClaimed(
     log.error('mail.mark_failed', { kind: job.kind, message: errorMessage(error) });
   }
   log.info('mail.sent', { kind: job.kind });
+  if (job.kind === 'confirm') await count(env.DB, 'mail:sent', now.getTime());
   for (const m of msgs) m.ack();
 }
 
