@@ -18,6 +18,7 @@ import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
 import { challengeRoutes } from './routes/challenge';
+import { adminAbuseRoutes } from './routes/admin-abuse';
 import { securityHeaders } from './security-headers';
 
 export const app = new Hono<{ Bindings: Env }>()
@@ -29,6 +30,7 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/', adminMailRoutes)
   .route('/', adminRoutes)
   .route('/', adminOpsRoutes)
+  .route('/', adminAbuseRoutes)
   .route('/', adminConfigRoutes)
   .route('/', mediaRoutes);
 
