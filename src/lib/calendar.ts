@@ -13,9 +13,18 @@ function utcStamp(ms: number): string {
     .replace(/\.\d{3}/, '');
 }
 
-/** RFC 5545 text escaping. */
+/**
+ * RFC 5545 TEXT: backslash, semicolon and comma escaped, every kind of line break (CRLF,
+ * CR, LF, NEL, LS, PS, VT, FF) as `\n`, other control characters dropped, so a config
+ * value can never start a property line of its own.
+ */
 function icsText(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/;/g, '\\;')
+    .replace(/,/g, '\\,')
+    .replace(/\r\n|[\r\n\u000b\u000c\u0085\u2028\u2029]/g, '\\n')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
 /** A URI or UID value: no control characters, so it can never end its line early. */

@@ -184,3 +184,38 @@ describe('.ics in the welcome mail', () => {
     expect(winter.subject).toBe('In einer Stunde beginnt das Webinar (19:00 Uhr MEZ)');
   });
 });
+
+describe('control characters from the config', () => {
+  const hostile = {
+    ...DEFAULT_CONFIG,
+    webinar: {
+      ...DEFAULT_CONFIG.webinar,
+      title: 'Webinar\r\nBcc: opfer@beispiel.de\u2028X-Evil: 1\u0085Y\u000bZ\u0000',
+      subtitle: 'Zeile 1\rZeile 2\nBEGIN:VALARM',
+    },
+  } as WebinarConfig;
+
+  it('never reach a mail header or start a line of the .ics', async () => {
+    const lead = {
+      id: 'e'.repeat(64),
+      email: 'x@beispiel.de',
+      createdAt: '2026-12-01T10:00:00.000Z',
+    } as Lead;
+    for (const kind of ['confirm', 'welcome'] as const) {
+      const mail = await composeMail(kind, lead, hostile, {
+        secret: 'test-mail-token-secret-0123456789abcdef',
+        base: 'https://webinar.test',
+        purgeDays: 30,
+        now: new Date(Date.parse(DEFAULT_CONFIG.webinar.start) - 7 * 86_400_000),
+      });
+      expect(mail.subject).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+      for (const a of mail.attachments ?? []) {
+        const lines = a.content.split('\r\n');
+        expect(lines.some((l) => /^(Bcc|X-Evil)/.test(l))).toBe(false);
+        // Only the calendar's own alarm: the subtitle's "BEGIN:VALARM" stayed text.
+        expect(lines.filter((l) => l === 'BEGIN:VALARM')).toHaveLength(1);
+        expect(a.content).not.toMatch(/[\u0000\u000b\u0085\u2028]/);
+      }
+    }
+  });
+});

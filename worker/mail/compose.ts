@@ -48,6 +48,9 @@ export async function composeMail(
   const content = renderMail({ kind, config, links, afterWebinar, purgeDays: o.purgeDays });
   const mail: OutgoingMail = {
     ...content,
+    // A header line: no control character of any kind may reach it (a CR/LF would start a
+    // header of its own, e.g. a Bcc). The config refuses them too; this holds regardless.
+    subject: content.subject.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim(),
     to: lead.email,
     kind,
     fromName: config.legal.company,
