@@ -14,8 +14,8 @@
  *
  * A module starts and stops whatever it needs (tests/helpers/server.mjs startServer()
  * gives an isolated preview server; use ports from your own range). A module that throws
- * is reported as ERROR and the others still run. Targets never throw: a FAIL is printed,
- * the exit code stays 0 unless a module errored.
+ * is reported as ERROR and the others still run. Targets never throw: every module runs
+ * and prints its rows; the run then exits 1 when any row failed or a module errored.
  *
  * `node tests/bench/run.mjs lighthouse` runs only the named modules.
  */
@@ -25,7 +25,14 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/server.mjs';
 
 /** Bench modules, relative to this directory, in the order they run. */
-const BENCHES = ['./lighthouse.mjs', './export.mjs', './load.mjs', './render.mjs', './reminders.mjs'];
+const BENCHES = [
+  './lighthouse.mjs',
+  './export.mjs',
+  './load.mjs',
+  './render.mjs',
+  './reminders.mjs',
+  './challenge.mjs',
+];
 
 process.env.WRANGLER_SEND_METRICS = 'false';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
@@ -79,4 +86,4 @@ const fails = summary.filter((r) => r.pass === false).length;
 console.log(
   `\n${summary.filter((r) => r.pass).length} PASS, ${fails} FAIL${errored ? ', errors above' : ''}`,
 );
-process.exit(errored ? 1 : 0);
+process.exit(errored || fails ? 1 : 0);

@@ -29,3 +29,20 @@ describe('solveAltcha', () => {
     expect(await solveAltcha(c, aborted.signal)).toBeNull();
   });
 });
+
+describe('sha256Block', () => {
+  it('equals Web Crypto for every message length of one block', async () => {
+    const { sha256Block } = await import('../../src/lib/altcha-solver');
+    const out = new Uint32Array(8);
+    for (let len = 0; len <= 55; len++) {
+      const msg = new Uint8Array(64);
+      for (let i = 0; i < len; i++) msg[i] = (i * 37 + len) & 255;
+      sha256Block(msg, len, out);
+      const ref = new Uint8Array(await crypto.subtle.digest('SHA-256', msg.slice(0, len)));
+      const mine = new Uint8Array(32);
+      new DataView(mine.buffer).setUint32(0, 0);
+      out.forEach((w, i) => new DataView(mine.buffer).setUint32(i * 4, w));
+      expect([...mine], `length ${len}`).toEqual([...ref]);
+    }
+  });
+});
