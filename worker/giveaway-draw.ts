@@ -1,42 +1,56 @@
 /**
- * The giveaway draw: N winners among the eligible leads, chosen with
- * `crypto.getRandomValues` (rejection sampling, so every entry has exactly the same
- * chance), recorded in KV so a draw cannot be silently repeated.
+ * The giveaway draw in D1 (table `draws`): N winners among the eligible entries, chosen
+ * with `crypto.getRandomValues` (rejection sampling, so every entry has exactly the same
+ * chance). Docs: docs/decisions/023-giveaway-draw.md and 062-giveaway-draw-in-d1.md.
  *
- * Eligible (docs/decisions/023-giveaway-draw.md): giveaway entry with terms accepted
- * (metadata `g`), status `confirmed` (double opt-in), registered before the config's
- * `giveaway.deadline`, not erased (no lead key; also not on the suppression list, in
- * case an erasure stopped half-way).
+ * Eligible (`ELIGIBLE_LEAD`): a confirmed lead (status `confirmed`) with a confirmed, not
+ * withdrawn giveaway consent given before the config's `giveaway.deadline`, one entry per
+ * canonical mailbox (its earliest such lead), mailbox not suppressed. One SQL query reads
+ * the set in the same transaction as the series' earlier draws, so an erased lead is never
+ * in it; the record is written only while every winner still exists.
  *
- * Records: `draw:<iso time>:<random>` holds the full record (winners with email, for ops);
- * its metadata a summary without any address. Reads are list-only.
+ * Series: one per giveaway deadline (`giveaway:<deadline ISO>`). UNIQUE (series_id, seq)
+ * lets the database accept exactly one first draw (seq 1); a redraw needs a reason, gets
+ * the next seq and never picks an earlier winner of the series. Two concurrent draws race
+ * for the same seq and one fails on the constraint: it is answered like "already drawn".
+ *
+ * A record holds lead ids only; contact data is looked up when a draw is shown, for as
+ * long as the lead exists.
  */
-import type { DrawRecord, DrawWinner } from '../src/admin/ops/api-types';
-import { leadPages, type LeadRow } from './lead-export';
-import { suppressedIds } from './lead-store';
+import type { DrawRecord } from '../src/admin/ops/api-types';
+import { randomHex, sha256Hex } from './crypto';
+import { getLeads } from './store/lead-store';
 
-export const DRAW_PREFIX = 'draw:';
+/** Winners at most per draw. */
+export const MAX_WINNERS = 1000;
 
-export interface EligibleSet {
-  rows: LeadRow[];
-  /** Sorted eligible ids. */
-  ids: string[];
-  skipped: number;
+const entered = (a: string, deadline: string) =>
+  `${a}.status = 'confirmed' AND EXISTS (SELECT 1 FROM consents ${a}g WHERE ${a}g.lead_id = ${a}.id
+     AND ${a}g.kind = 'giveaway' AND ${a}g.status = 'confirmed' AND ${a}g.given_at < ${deadline})`;
+
+/**
+ * SQL condition on the lead `l`: it is the one eligible entry of its mailbox. `deadline`
+ * is the parameter (e.g. `?1`) holding the deadline in ms. Shared with the export's
+ * `eligible=1` filter, so ops can rebuild the set (and its hash) from an export.
+ */
+export const eligibleLead = (deadline: string) =>
+  `(${entered('l', deadline)}
+    AND NOT EXISTS (SELECT 1 FROM suppression s WHERE s.mailbox = l.mailbox)
+    AND NOT EXISTS (SELECT 1 FROM leads e WHERE e.mailbox = l.mailbox
+      AND (e.created_at < l.created_at OR (e.created_at = l.created_at AND e.id < l.id))
+      AND ${entered('e', deadline)}))`;
+
+/** The draw series of a giveaway: one first draw per deadline. */
+export function seriesIdFor(deadline: string): string {
+  return `giveaway:${new Date(Date.parse(deadline)).toISOString()}`;
 }
 
-export function isEligible(row: LeadRow, deadlineMs: number): boolean {
-  return row.m.g === 1 && row.m.s === 'confirmed' && Date.parse(row.m.c) < deadlineMs;
+/** sha256 (hex) of the eligible ids, sorted, joined with "\n": anyone with the list can check it. */
+export function eligibleHash(ids: readonly string[]): Promise<string> {
+  return sha256Hex([...ids].sort(byCodeUnit).join('\n'));
 }
 
-export async function eligibleEntries(kv: KVNamespace, deadlineMs: number): Promise<EligibleSet> {
-  const counters = { listCalls: 0, skipped: 0 };
-  const suppressed = await suppressedIds(kv);
-  const rows: LeadRow[] = [];
-  for await (const page of leadPages(kv, counters))
-    for (const r of page) if (isEligible(r, deadlineMs) && !suppressed.has(r.id)) rows.push(r);
-  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { rows, ids: rows.map((r) => r.id), skipped: counters.skipped };
-}
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Uniform integer in [0, n) from crypto.getRandomValues, without modulo bias. */
 export function randomIndex(
@@ -67,92 +81,160 @@ export function pickDistinct<T>(
   return a.slice(0, k);
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+/** A stored draw: the answer's shape, with lead ids only as winners. */
+export type Draw = Omit<DrawRecord, 'winners'> & { winners: string[] };
 
-/** Past draws, newest first (list only: the summaries live in metadata). */
-export async function listDraws(kv: KVNamespace): Promise<{ key: string; summary: DrawSummary }[]> {
-  const out: { key: string; summary: DrawSummary }[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await kv.list<DrawSummary>({
-      prefix: DRAW_PREFIX,
-      limit: 1000,
-      ...(cursor ? { cursor } : {}),
-    });
-    for (const k of page.keys) if (k.metadata) out.push({ key: k.name, summary: k.metadata });
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  return out.sort((a, b) => (a.key < b.key ? 1 : -1));
-}
-
-export async function getDraw(kv: KVNamespace, key: string): Promise<DrawRecord | null> {
-  return kv.get<DrawRecord>(key, 'json');
-}
-
-/** Metadata of a draw key: no addresses. */
-export interface DrawSummary {
-  at: string;
+interface DrawRow {
+  id: string;
+  series_id: string;
+  seq: number;
+  at: number;
   by: string;
-  eligibleCount: number;
-  winners: number;
-  eligibleHash: string;
-  redraw?: string;
+  deadline: string;
+  winners_requested: number;
+  eligible_count: number;
+  eligible_hash: string;
+  winners: string;
+  redraw_reason: string | null;
+  replaces: string | null;
+}
+
+function toDraw(r: DrawRow): Draw {
+  return {
+    id: r.id,
+    seriesId: r.series_id,
+    seq: r.seq,
+    at: new Date(r.at).toISOString(),
+    by: r.by,
+    deadline: r.deadline,
+    winnersRequested: r.winners_requested,
+    eligibleCount: r.eligible_count,
+    eligibleHash: r.eligible_hash,
+    winners: JSON.parse(r.winners) as string[],
+    ...(r.redraw_reason !== null ? { redraw: { reason: r.redraw_reason, replaces: r.replaces ?? '' } } : {}),
+  };
+}
+
+const ELIGIBLE_IDS = `SELECT l.id FROM leads l WHERE ${eligibleLead('?1')} ORDER BY l.id`;
+
+/** The eligible lead ids for a deadline, sorted (one query). */
+export async function eligibleIds(db: D1Database, deadlineMs: number): Promise<string[]> {
+  const { results } = await db.prepare(ELIGIBLE_IDS).bind(deadlineMs).all<{ id: string }>();
+  return results.map((r) => r.id);
 }
 
 export type DrawOutcome =
-  | { ok: true; record: DrawRecord }
-  | { ok: false; reason: 'already_drawn'; previous: string }
+  | { ok: true; draw: Draw }
+  | { ok: false; reason: 'already_drawn' }
   | { ok: false; reason: 'too_many'; eligibleCount: number }
   | { ok: false; reason: 'none_eligible' };
 
+const isUniqueViolation = (error: unknown) =>
+  error instanceof Error && /UNIQUE constraint failed/i.test(error.message);
+
 /**
- * Draws and stores. A second draw needs `redraw.reason`; it then records which draw it
- * replaces. KV is eventually consistent, so two ops drawing in the same second from two
- * locations could both pass the check; the audit log would show both.
+ * Draws and stores (see the module header). A second draw of a series needs
+ * `redraw.reason`; it then records the draw it replaces and excludes every earlier winner.
+ * Throws only when D1 fails.
  */
 export async function drawWinners(
-  kv: KVNamespace,
+  db: D1Database,
   o: { winners: number; by: string; deadline: string; redraw?: { reason: string }; now?: Date },
+  attempt = 1,
 ): Promise<DrawOutcome> {
-  const now = o.now ?? new Date();
-  const previous = (await listDraws(kv))[0];
-  if (previous && !o.redraw) return { ok: false, reason: 'already_drawn', previous: previous.key };
-  const eligible = await eligibleEntries(kv, Date.parse(o.deadline));
-  if (eligible.ids.length === 0) return { ok: false, reason: 'none_eligible' };
-  if (o.winners > eligible.ids.length)
-    return { ok: false, reason: 'too_many', eligibleCount: eligible.ids.length };
-  const chosen = pickDistinct(eligible.rows, o.winners);
-  const winners: DrawWinner[] = chosen.map((r) => ({
-    id: r.id,
-    email: r.m.e,
-    ...(r.m.n ? { firstName: r.m.n } : {}),
-  }));
-  const suffix = [...crypto.getRandomValues(new Uint8Array(4))]
-    .map((b) => b.toString(16).padStart(2, '0'))
-    .join('');
-  const key = `${DRAW_PREFIX}${now.toISOString()}:${suffix}`;
-  const record: DrawRecord = {
-    key,
-    at: now.toISOString(),
-    by: o.by,
-    winnersRequested: o.winners,
-    eligibleCount: eligible.ids.length,
-    eligibleHash: await sha256Hex(eligible.ids.join('\n')),
+  const seriesId = seriesIdFor(o.deadline);
+  const deadlineMs = Date.parse(o.deadline);
+  // Read both in one transaction: the set and the series it extends are one snapshot.
+  const [series, eligible] = await db.batch<Record<string, unknown>>([
+    db.prepare('SELECT * FROM draws WHERE series_id = ?1 ORDER BY seq').bind(seriesId),
+    db.prepare(ELIGIBLE_IDS).bind(deadlineMs),
+  ]);
+  const earlier = (series.results as unknown as DrawRow[]).map(toDraw);
+  const previous = earlier[earlier.length - 1];
+  if (previous && !o.redraw) return { ok: false, reason: 'already_drawn' };
+  const ids = eligible.results.map((r) => r.id as string);
+  if (ids.length === 0) return { ok: false, reason: 'none_eligible' };
+  const won = new Set(earlier.flatMap((d) => d.winners));
+  const pool = ids.filter((id) => !won.has(id));
+  if (o.winners > pool.length) return { ok: false, reason: 'too_many', eligibleCount: pool.length };
+
+  const winners = pickDistinct(pool, o.winners);
+  const draw: Draw = {
+    id: randomHex(12),
+    seriesId,
+    seq: (previous?.seq ?? 0) + 1,
+    at: (o.now ?? new Date()).toISOString(),
+    by: o.by.slice(0, 254),
     deadline: o.deadline,
+    winnersRequested: o.winners,
+    eligibleCount: ids.length,
+    eligibleHash: await eligibleHash(ids),
     winners,
-    ...(o.redraw && previous ? { redraw: { reason: o.redraw.reason, previous: previous.key } } : {}),
+    ...(previous && o.redraw
+      ? { redraw: { reason: o.redraw.reason.slice(0, 300), replaces: previous.id } }
+      : {}),
   };
-  const summary: DrawSummary = {
-    at: record.at,
-    by: record.by.slice(0, 254),
-    eligibleCount: record.eligibleCount,
-    winners: winners.length,
-    eligibleHash: record.eligibleHash,
-    ...(record.redraw ? { redraw: record.redraw.reason.slice(0, 300) } : {}),
+  const list = JSON.stringify(winners);
+  try {
+    const res = await db
+      .prepare(
+        `INSERT INTO draws (id, series_id, seq, at, by, deadline, winners_requested, eligible_count,
+           eligible_hash, winners, redraw_reason, replaces)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+         WHERE (SELECT COUNT(*) FROM leads WHERE id IN (SELECT value FROM json_each(?10))) = ?13`,
+      )
+      .bind(
+        draw.id,
+        seriesId,
+        draw.seq,
+        Date.parse(draw.at),
+        draw.by,
+        draw.deadline,
+        draw.winnersRequested,
+        draw.eligibleCount,
+        draw.eligibleHash,
+        list,
+        draw.redraw?.reason ?? null,
+        draw.redraw?.replaces ?? null,
+        winners.length,
+      )
+      .run();
+    // A winner was erased between reading the set and writing the record: draw again from
+    // the set as it is now (an erasure storm that outruns three draws is an error).
+    if (!res.meta.changes) {
+      if (attempt >= 3) throw new Error('draw: winners vanished three times in a row');
+      return drawWinners(db, o, attempt + 1);
+    }
+  } catch (error) {
+    if (isUniqueViolation(error)) return { ok: false, reason: 'already_drawn' };
+    throw error;
+  }
+  return { ok: true, draw };
+}
+
+/** Past draws of every series, newest first (at most `limit`), and how many there are. */
+export async function listDraws(db: D1Database, limit = 20): Promise<{ draws: Draw[]; total: number }> {
+  const [rows, count] = await db.batch<Record<string, unknown>>([
+    db.prepare('SELECT * FROM draws ORDER BY at DESC, seq DESC LIMIT ?1').bind(limit),
+    db.prepare('SELECT COUNT(*) AS n FROM draws'),
+  ]);
+  return {
+    draws: (rows.results as unknown as DrawRow[]).map(toDraw),
+    total: Number(count.results[0]?.n ?? 0),
   };
-  await kv.put(key, JSON.stringify(record), { metadata: summary });
-  return { ok: true, record };
+}
+
+/** Draws with their winners' current contact data (looked up, never stored in the draw). */
+export async function withContacts(db: D1Database, draws: Draw[]): Promise<DrawRecord[]> {
+  const ids = [...new Set(draws.flatMap((d) => d.winners))];
+  const leads = new Map<string, { email: string; firstName: string }>();
+  for (let i = 0; i < ids.length; i += MAX_WINNERS)
+    for (const [id, l] of await getLeads(db, ids.slice(i, i + MAX_WINNERS))) leads.set(id, l);
+  return draws.map((d) => ({
+    ...d,
+    winners: d.winners.map((leadId) => {
+      const l = leads.get(leadId);
+      return { leadId, ...(l ? { email: l.email, ...(l.firstName ? { firstName: l.firstName } : {}) } : {}) };
+    }),
+  }));
 }

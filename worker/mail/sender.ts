@@ -1,7 +1,7 @@
 /**
  * Sends one mail through the Cloudflare Email Service binding (`env.EMAIL`). Locally
  * workerd writes it to a temp file instead; with DEV_OUTBOX on it is also kept for the dev
- * outbox. A failing send throws, and the queue consumer retries it.
+ * outbox (D1, worker/mail/outbox.ts). A failing send throws, and the queue consumer retries it.
  */
 import { errorMessage, log } from '../log';
 import { outboxEnabled, recordOutbox } from './outbox';
@@ -19,7 +19,7 @@ export interface OutgoingMail extends MailContent {
 export interface SenderEnv {
   EMAIL: SendEmail;
   MAIL_FROM: string;
-  LEADS: KVNamespace;
+  DB: D1Database;
   DEV_OUTBOX?: string;
   ENVIRONMENT?: string;
 }
@@ -38,7 +38,7 @@ export async function sendMail(env: SenderEnv, mail: OutgoingMail, now = new Dat
   });
   if (outboxEnabled(env)) {
     try {
-      await recordOutbox(env.LEADS, {
+      await recordOutbox(env.DB, {
         to: mail.to,
         subject: mail.subject,
         text: mail.text,

@@ -1,10 +1,14 @@
 /**
  * Ops routes for mail delivery (role `ops`, worker/auth.ts):
  *
- *   GET  /api/admin/mail/dead-letters        failed mail jobs with their reason, newest key order
+ *   GET  /api/admin/mail/dead-letters        failed mail jobs with their reason, latest failure
+ *                                            first (?cursor= for the next page)
  *   POST /api/admin/mail/dead-letters/retry  `{ key }`: put the job back on the queue
- *   GET  /api/admin/dev/outbox               local development only (DEV_OUTBOX="1" in
- *                                            .dev.vars): the mails sent, newest first
+ *   GET  /api/admin/dev/outbox[?limit=1..200] local development only (DEV_OUTBOX="1" in
+ *                                            .dev.vars): `{ mails }`, newest first, each with
+ *                                            every link it holds
+ *
+ * Dead letters and the outbox live in D1 (worker/mail/dead-letters.ts, worker/mail/outbox.ts).
  *
  * A retried job still goes through the consumer's once-only check, so retrying a job whose
  * mail did go out after all sends nothing twice.
@@ -15,16 +19,34 @@ import * as v from 'valibot';
 import { appendAudit } from '../audit-log';
 import { requireRole, type AdminEnv } from '../auth';
 import { errorMessage, log } from '../log';
-import { deleteDeadLetter, DLQ_PREFIX, getDeadLetter, listDeadLetters } from '../mail/dead-letters';
+import { DEAD_LETTER_KEY, deleteDeadLetter, getDeadLetter, listDeadLetters } from '../mail/dead-letters';
 import { describeIssues, QueueJob } from '../mail/jobs';
-import { listOutbox, outboxEnabled } from '../mail/outbox';
+import { listOutbox, OUTBOX_MAX_LIMIT, outboxEnabled } from '../mail/outbox';
 import { enqueueJob } from '../mail/producer';
 
 const RetryRequest = v.object({
   key: v.pipe(
     v.string('Bitte geben Sie den Schlüssel des Auftrags an.'),
-    v.regex(/^dlq:[a-z0-9]{1,20}:[A-Za-z0-9_-]{1,64}$/i, 'Der Schlüssel ist kein Auftrag der Fehlerliste.'),
+    v.regex(DEAD_LETTER_KEY, 'Der Schlüssel ist kein Auftrag der Fehlerliste.'),
   ),
+});
+
+const LIMIT_MESSAGE = `Der Wert für limit muss eine ganze Zahl zwischen 1 und ${OUTBOX_MAX_LIMIT} sein.`;
+const OutboxQuery = v.object({
+  limit: v.optional(
+    v.pipe(
+      v.string(LIMIT_MESSAGE),
+      v.regex(/^\d{1,4}$/, LIMIT_MESSAGE),
+      v.transform(Number),
+      v.minValue(1, LIMIT_MESSAGE),
+      v.maxValue(OUTBOX_MAX_LIMIT, LIMIT_MESSAGE),
+    ),
+    '50',
+  ),
+});
+
+const ListQuery = v.object({
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(200, 'Ungültiger Cursor.'))),
 });
 
 const MESSAGES = {
@@ -36,16 +58,12 @@ const MESSAGES = {
   outboxOff: 'Der lokale Postausgang ist nur in der Entwicklung eingeschaltet (DEV_OUTBOX="1" in .dev.vars).',
 } as const;
 
-/** http(s) links in a mail's text part, for clicking through locally. */
-function linksOf(text: string): string[] {
-  return [...new Set(text.match(/https?:\/\/[^\s<>"]+/g) ?? [])];
-}
-
 export const adminMailRoutes = new Hono<AdminEnv>()
   .get('/api/admin/mail/dead-letters', requireRole('ops'), async (c) => {
+    const query = v.safeParse(ListQuery, c.req.query());
+    if (!query.success) return c.json({ ok: false as const, error: query.issues[0].message }, 400);
     try {
-      const cursor = c.req.query('cursor');
-      const page = await listDeadLetters(c.env.LEADS, cursor && cursor.length <= 1000 ? cursor : undefined);
+      const page = await listDeadLetters(c.env.DB, query.output.cursor);
       return c.json({ ok: true as const, ...page });
     } catch (error) {
       log.error('admin_mail.list_failed', { message: errorMessage(error) });
@@ -69,10 +87,9 @@ export const adminMailRoutes = new Hono<AdminEnv>()
       const req = v.safeParse(RetryRequest, body);
       if (!req.success) return c.json({ ok: false as const, error: describeIssues(req.issues) }, 400);
       const key = req.output.key;
-      if (!key.startsWith(DLQ_PREFIX)) return c.json({ ok: false as const, error: MESSAGES.notFound }, 404);
       let entry;
       try {
-        entry = await getDeadLetter(c.env.LEADS, key);
+        entry = await getDeadLetter(c.env.DB, key);
       } catch (error) {
         log.error('admin_mail.read_failed', { message: errorMessage(error) });
         return c.json({ ok: false as const, error: MESSAGES.storeDown }, 503);
@@ -91,7 +108,7 @@ export const adminMailRoutes = new Hono<AdminEnv>()
         return c.json({ ok: false as const, error: MESSAGES.queueDown }, 503);
       }
       // Enqueued first, deleted second: a failure in between leaves a stale entry, never a lost job.
-      await deleteDeadLetter(c.env.LEADS, key).catch((error) =>
+      await deleteDeadLetter(c.env.DB, key).catch((error) =>
         log.error('admin_mail.delete_failed', { message: errorMessage(error) }),
       );
       const who = c.get('identity');
@@ -106,20 +123,7 @@ export const adminMailRoutes = new Hono<AdminEnv>()
   )
   .get('/api/admin/dev/outbox', requireRole('ops'), async (c) => {
     if (!outboxEnabled(c.env)) return c.json({ ok: false as const, error: MESSAGES.outboxOff }, 404);
-    const limit = Number(c.req.query('limit') ?? 50);
-    const mails = await listOutbox(c.env.LEADS, Number.isInteger(limit) ? limit : 50);
-    return c.json({
-      ok: true as const,
-      mails: mails.map((m) => ({
-        to: m.to,
-        subject: m.subject,
-        text: m.text,
-        html: m.html,
-        sentAt: m.sentAt,
-        kind: m.kind,
-        headers: m.headers,
-        attachments: m.attachments,
-        links: linksOf(m.text),
-      })),
-    });
+    const query = v.safeParse(OutboxQuery, c.req.query());
+    if (!query.success) return c.json({ ok: false as const, error: query.issues[0].message }, 400);
+    return c.json({ ok: true as const, mails: await listOutbox(c.env.DB, query.output.limit) });
   });

@@ -2,13 +2,14 @@
  * Ops routes (role `ops` only; marketing gets 403 on every one):
  *
  *   GET  /api/admin/stats                 totals, per day, per UTM source
- *   GET  /api/admin/leads                 streamed export: ?format=csv|excel|ndjson&since=&status=&giveaway=1
+ *   GET  /api/admin/leads                 streamed export: ?format=csv|excel|ndjson&since=&status=
+ *                                         &giveaway=1&eligible=1 (the draw's eligible entries)
  *   POST /api/admin/leads/erase           `{ email }` → same answer for known and unknown
  *   GET  /api/admin/audit                 audit log, newest first (?cursor=)
- *   GET  /api/admin/giveaway/draws        past draws (with winners)
+ *   GET  /api/admin/giveaway/draws        past draws, newest first (winners with contact data)
  *   POST /api/admin/giveaway/draw         `{ winners, redraw?: { reason } }`
  *
- * Thin: parse (valibot, German messages), call the store, answer, audit.
+ * Thin: parse (valibot, German messages), call the store (D1), answer, audit.
  */
 import { Hono, type Context } from 'hono';
 import { limitBody } from '../body-limit';
@@ -16,7 +17,7 @@ import * as v from 'valibot';
 import { appendAudit, readAudit } from '../audit-log';
 import { refuse, requireRole, type AdminEnv } from '../auth';
 import { getLiveConfig } from '../config-store';
-import { drawWinners, getDraw, listDraws } from '../giveaway-draw';
+import { drawWinners, listDraws, withContacts } from '../giveaway-draw';
 import {
   CONTENT_TYPES,
   EXPORT_FORMATS,
@@ -24,20 +25,21 @@ import {
   exportFilename,
   exportStream,
   leadStats,
-  parseSince,
   type ExportFilter,
 } from '../lead-export';
-import { eraseLead, leadId } from '../lead-store';
+import { parseSince } from '../berlin-time';
+import { eraseAddress } from '../store/lead-store';
 import { errorMessage, log } from '../log';
 
 const MSG = {
   format: 'Unbekanntes Format. Erlaubt sind: csv, excel, ndjson.',
   status: 'Unbekannter Status. Erlaubt sind: pending, confirmed, unsubscribed.',
   giveaway: 'Der Filter giveaway erlaubt nur den Wert 1.',
+  eligible: 'Der Filter eligible erlaubt nur den Wert 1.',
   since:
     'Ungültiges Datum für since. Erwartet wird JJJJ-MM-TT oder ein ISO-8601-Zeitpunkt mit Zeitzone, z. B. 2026-12-01T09:00:00Z.',
   sinceLong: 'Der Wert für since ist zu lang.',
-  unknownParam: 'Unbekannter Parameter. Erlaubt sind: format, since, status, giveaway.',
+  unknownParam: 'Unbekannter Parameter. Erlaubt sind: format, since, status, giveaway, eligible.',
   badJson: 'Die Anfrage enthält kein gültiges JSON.',
   tooLarge: 'Die Anfrage ist zu groß.',
   email: 'Bitte geben Sie eine gültige E-Mail-Adresse ein.',
@@ -48,8 +50,8 @@ const MSG = {
   alreadyDrawn:
     'Es wurde bereits ausgelost. Eine neue Auslosung ist nur als ausdrückliche Neuauslosung mit Begründung möglich.',
   noneEligible: 'Es gibt keine teilnahmeberechtigten Einträge.',
-  tooMany: (n: number) =>
-    `Es gibt nur ${n} teilnahmeberechtigte Einträge; so viele Gewinner können nicht gezogen werden.`,
+  tooMany: (n: number, redraw: boolean) =>
+    `Es gibt nur ${n} teilnahmeberechtigte Einträge${redraw ? ', die noch nicht gewonnen haben' : ''}; so viele Gewinner können nicht gezogen werden.`,
   cursor: 'Ungültiger Cursor.',
   busy: 'Der Speicher ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Sekunden erneut.',
 } as const;
@@ -66,6 +68,7 @@ const ExportQuery = v.strictObject(
     ),
     status: v.optional(v.picklist(LEAD_STATUSES, MSG.status)),
     giveaway: v.optional(v.literal('1', MSG.giveaway)),
+    eligible: v.optional(v.literal('1', MSG.eligible)),
   },
   MSG.unknownParam,
 );
@@ -132,8 +135,8 @@ const smallBody = limitBody({ maxSize: 4096, onError: (c) => refuse(c, 400, MSG.
 
 export const adminOpsRoutes = new Hono<AdminEnv>()
   .get('/api/admin/stats', requireRole('ops'), async (c) => {
-    const stats = await leadStats(c.env.LEADS);
-    if (stats.skipped) log.warn('stats.skipped_corrupt', { skipped: stats.skipped });
+    const { queries, rowsRead, ...stats } = await leadStats(c.env.DB);
+    log.info('stats.done', { queries, rowsRead });
     return c.json(stats);
   })
   .get('/api/admin/leads', requireRole('ops'), async (c) => {
@@ -142,37 +145,36 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
     const parsed = v.safeParse(ExportQuery, query);
     if (!parsed.success) return refuse(c, 400, parsed.issues[0].message);
     const q = parsed.output;
+    // The draw's deadline: the same live config the draw itself reads.
+    const deadline = q.eligible ? (await getLiveConfig(c.env.CONTENT)).config.giveaway.deadline : undefined;
     const filter: ExportFilter = {
       ...(q.since ? { sinceMs: parseSince(q.since)! } : {}),
       ...(q.status ? { status: q.status } : {}),
       ...(q.giveaway ? { giveaway: true } : {}),
+      ...(deadline ? { eligibleDeadlineMs: Date.parse(deadline) } : {}),
     };
     const who = c.get('identity');
-    const kv = c.env.LEADS;
-    const stream = exportStream(kv, q.format, filter, async (r) => {
-      // Corrupt metadata cannot be reported in the body once streaming has begun (a CSV
-      // has no trailer); it goes to the worker log and the audit entry.
-      if (r.skipped) log.warn('export.skipped_corrupt', { skipped: r.skipped, format: q.format });
+    const db = c.env.DB;
+    const stream = exportStream(db, q.format, filter, async (r) => {
       log.info('export.done', {
         format: q.format,
         rows: r.rows,
-        skipped: r.skipped,
-        listCalls: r.listCalls,
-        getCalls: r.getCalls,
+        queries: r.queries,
+        rowsRead: r.rowsRead,
         complete: r.complete,
       });
-      await appendAudit(kv, {
+      await appendAudit(db, {
         role: who.role,
         id: who.id,
         action: 'leads.exported',
         detail: {
           format: q.format,
           rows: r.rows,
-          skipped: r.skipped,
           complete: r.complete,
           ...(q.since ? { since: q.since } : {}),
           ...(q.status ? { status: q.status } : {}),
           ...(q.giveaway ? { giveaway: true } : {}),
+          ...(deadline ? { eligible: true, deadline } : {}),
         },
       });
     });
@@ -190,7 +192,7 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
     if (!body.ok) return body.res;
     const who = c.get('identity');
     try {
-      await eraseLead(c.env.LEADS, await leadId(body.value.email, c.env.LEAD_KEY_SECRET), { by: 'ops' });
+      await eraseAddress(c.env.DB, c.env.LEAD_KEY_SECRET, body.value.email, { atMs: Date.now(), by: 'ops' });
     } catch (error) {
       log.error('erase.failed', { message: errorMessage(error) });
       return refuse(c, 503, MSG.busy);
@@ -207,26 +209,31 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
   .get('/api/admin/audit', requireRole('ops'), async (c) => {
     const parsed = v.safeParse(AuditQuery, queryObject(c) ?? {});
     if (!parsed.success) return refuse(c, 400, parsed.issues[0].message);
-    const page = await readAudit(c.env.LEADS, { limit: 200, cursor: parsed.output.cursor });
+    const page = await readAudit(c.env.DB, { limit: 200, cursor: parsed.output.cursor });
     return c.json({ ok: true as const, ...page });
   })
   .get('/api/admin/giveaway/draws', requireRole('ops'), async (c) => {
-    const summaries = await listDraws(c.env.LEADS);
-    // Winners are needed by ops to notify them: only the latest few records are read in full.
-    const draws = await Promise.all(summaries.slice(0, 10).map((s) => getDraw(c.env.LEADS, s.key)));
-    return c.json({ ok: true as const, draws: draws.filter((d) => d !== null), total: summaries.length });
+    const { draws, total } = await listDraws(c.env.DB);
+    // Ops need the winners' contact data to notify them: looked up now, never stored.
+    return c.json({ ok: true as const, draws: await withContacts(c.env.DB, draws), total });
   })
   .post('/api/admin/giveaway/draw', requireRole('ops'), smallBody, async (c) => {
     const body = await jsonBody(c, DrawBody);
     if (!body.ok) return body.res;
     const who = c.get('identity');
     const { config } = await getLiveConfig(c.env.CONTENT);
-    const outcome = await drawWinners(c.env.LEADS, {
-      winners: body.value.winners,
-      by: who.id,
-      deadline: config.giveaway.deadline,
-      redraw: body.value.redraw,
-    });
+    let outcome;
+    try {
+      outcome = await drawWinners(c.env.DB, {
+        winners: body.value.winners,
+        by: who.id,
+        deadline: config.giveaway.deadline,
+        redraw: body.value.redraw,
+      });
+    } catch (error) {
+      log.error('giveaway.draw_failed', { message: errorMessage(error) });
+      return refuse(c, 503, MSG.busy);
+    }
     if (!outcome.ok) {
       await appendAudit(c.env.DB, {
         role: who.role,
@@ -236,20 +243,23 @@ export const adminOpsRoutes = new Hono<AdminEnv>()
       });
       if (outcome.reason === 'already_drawn') return refuse(c, 409, MSG.alreadyDrawn);
       if (outcome.reason === 'none_eligible') return refuse(c, 400, MSG.noneEligible);
-      return refuse(c, 400, MSG.tooMany(outcome.eligibleCount));
+      return refuse(c, 400, MSG.tooMany(outcome.eligibleCount, !!body.value.redraw));
     }
-    const r = outcome.record;
+    const d = outcome.draw;
     await appendAudit(c.env.DB, {
       role: who.role,
       id: who.id,
       action: 'giveaway.drawn',
       detail: {
-        eligible: r.eligibleCount,
-        winners: r.winners.length,
-        eligibleHash: r.eligibleHash,
-        draw: r.key,
-        ...(r.redraw ? { redraw: true, reason: r.redraw.reason } : {}),
+        eligible: d.eligibleCount,
+        winners: d.winners.length,
+        eligibleHash: d.eligibleHash,
+        draw: d.id,
+        series: d.seriesId,
+        seq: d.seq,
+        ...(d.redraw ? { redraw: true, reason: d.redraw.reason } : {}),
       },
     });
-    return c.json({ ok: true as const, draw: r });
+    const [view] = await withContacts(c.env.DB, [d]);
+    return c.json({ ok: true as const, draw: view });
   });

@@ -17,7 +17,7 @@ export interface OpsStats {
   perDay: { day: string; count: number }[];
   /** Per `utm_source` (`''` = none), most leads first. */
   perSource: { source: string; count: number; confirmed: number }[];
-  /** Keys whose metadata could not be read (left out of every number). */
+  /** Records that could not be read (left out of every number): always 0 since D1 enforces the schema. */
   skipped: number;
   generatedAt: string;
 }
@@ -30,14 +30,19 @@ export interface AuditEntryView {
   detail?: Record<string, string | number | boolean>;
 }
 
+/** A winner: contact data only while the lead exists (an erased winner shows the id alone). */
 export interface DrawWinner {
-  id: string;
-  email: string;
+  leadId: string;
+  email?: string;
   firstName?: string;
 }
 
+/** A draw as `/api/admin/giveaway/draw(s)` answer it (worker/giveaway-draw.ts). */
 export interface DrawRecord {
-  key: string;
+  id: string;
+  /** One series per giveaway deadline: its first draw is seq 1, each redraw the next. */
+  seriesId: string;
+  seq: number;
   at: string;
   by: string;
   winnersRequested: number;
@@ -46,5 +51,5 @@ export interface DrawRecord {
   eligibleHash: string;
   deadline: string;
   winners: DrawWinner[];
-  redraw?: { reason: string; previous: string };
+  redraw?: { reason: string; replaces: string };
 }

@@ -199,11 +199,13 @@ function ExportPanel() {
   const [since, setSince] = createSignal('');
   const [status, setStatus] = createSignal('');
   const [giveaway, setGiveaway] = createSignal(false);
+  const [eligible, setEligible] = createSignal(false);
   const href = (format: string) => {
     const q = new URLSearchParams({ format });
     if (since()) q.set('since', since());
     if (status()) q.set('status', status());
     if (giveaway()) q.set('giveaway', '1');
+    if (eligible()) q.set('eligible', '1');
     return `/api/admin/leads?${q}`;
   };
   return (
@@ -238,6 +240,16 @@ function ExportPanel() {
             nur Gewinnspiel-Teilnahmen
           </label>
         </div>
+        <div class="field">
+          <label>
+            <input
+              type="checkbox"
+              checked={eligible()}
+              onChange={(e) => setEligible(e.currentTarget.checked)}
+            />{' '}
+            nur Teilnahmeberechtigte der Auslosung
+          </label>
+        </div>
       </div>
       <div class="row">
         <a class="button" href={href('excel')} download="">
@@ -252,7 +264,9 @@ function ExportPanel() {
       </div>
       <p class="hint">
         Excel: Semikolon, UTF-8 mit BOM, deutsche Spaltennamen. Zellen, die mit =, +, -, @ beginnen, erhalten
-        ein vorangestelltes Hochkomma.
+        ein vorangestelltes Hochkomma. „Gewinnspiel“ und „Newsletter“ zählen nur bestätigte, nicht widerrufene
+        Einwilligungen. Die IDs des Exports „nur Teilnahmeberechtigte“, sortiert und zeilenweise verbunden,
+        ergeben mit SHA-256 den Prüfwert der Auslosung.
       </p>
     </section>
   );
@@ -326,9 +340,10 @@ function DrawPanel(props: { session: AdminSession; draws: DrawRecord[]; onDone: 
     <section class="card" aria-labelledby="draw-heading">
       <h2 id="draw-heading">Gewinnspiel-Auslosung</h2>
       <p class="hint">
-        Teilnahmeberechtigt: Gewinnspiel-Teilnahme mit akzeptierten Bedingungen, Anmeldung vor dem
-        Teilnahmeschluss, Adresse bestätigt, nicht gelöscht. Die Auslosung wird mit Zeit, Person, Zahl der
-        Berechtigten und einem Prüfwert protokolliert.
+        Teilnahmeberechtigt: bestätigte Gewinnspiel-Teilnahme, vor dem Teilnahmeschluss, Anmeldung bestätigt,
+        nicht gelöscht; ein Eintrag je Postfach. Eine Neuauslosung zieht niemanden, der schon gewonnen hat.
+        Die Auslosung wird mit Zeit, Person, Zahl der Berechtigten und einem Prüfwert protokolliert; der
+        Export „nur Teilnahmeberechtigte“ enthält genau die Einträge, aus denen sich der Prüfwert ergibt.
       </p>
       <form onSubmit={submit} novalidate>
         <div class="row">
@@ -354,17 +369,18 @@ function DrawPanel(props: { session: AdminSession; draws: DrawRecord[]; onDone: 
         {(d) => (
           <div>
             <h3>
-              Auslosung vom {tf.format(new Date(d.at))} durch {d.by}
+              {d.seq > 1 ? `${d.seq - 1}. Neuauslosung` : 'Auslosung'} vom {tf.format(new Date(d.at))} durch{' '}
+              {d.by}
             </h3>
             <p class="hint">
               {nf.format(d.eligibleCount)} Berechtigte · Prüfwert (SHA-256) <code>{d.eligibleHash}</code>
-              {d.redraw ? ` · Neuauslosung: ${d.redraw.reason}` : ''}
+              {d.redraw ? ` · Begründung: ${d.redraw.reason}` : ''}
             </p>
             <ol>
               <For each={d.winners}>
                 {(w) => (
                   <li>
-                    {w.email}
+                    {w.email ?? `gelöscht (Kennung ${w.leadId.slice(0, 12)}…)`}
                     {w.firstName ? ` (${w.firstName})` : ''}
                   </li>
                 )}
