@@ -119,7 +119,12 @@ export async function insertLeads(rows: RawLead[]): Promise<void> {
     mailbox: `mailbox-${r.id}`,
   }));
   const consents = rows.flatMap((r) =>
-    Object.entries(r.consents ?? {}).map(([kind, status]) => ({ lead_id: r.id, kind, status, at: r.created_at })),
+    Object.entries(r.consents ?? {}).map(([kind, status]) => ({
+      lead_id: r.id,
+      kind,
+      status,
+      at: r.created_at,
+    })),
   );
   const col = (name: string) => `json_extract(j.value, '$.${name}')`;
   await env.DB.batch([
@@ -177,7 +182,11 @@ export async function session(token: string): Promise<{ cookie: string; csrf: st
 }
 
 /** `app.request` with the test env, some bindings replaced (e.g. a recording or failing DB). */
-export function request(path: string, init: RequestInit = {}, bindings: Partial<Env> = {}): Promise<Response> {
+export function request(
+  path: string,
+  init: RequestInit = {},
+  bindings: Partial<Env> = {},
+): Promise<Response> {
   // A fresh client IP per request, so the per-IP auth budget does not couple tests.
   const headers = new Headers(init.headers);
   if (!headers.has('cf-connecting-ip')) headers.set('cf-connecting-ip', uniqueIp());

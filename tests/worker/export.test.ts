@@ -208,7 +208,11 @@ describe('GET /api/admin/leads', () => {
       status: 'confirmed',
       giveaway: true,
     });
-    await seedLead({ email: 'later@beispiel.de', at: Date.parse('2026-12-02T12:00:00.000Z'), giveaway: true });
+    await seedLead({
+      email: 'later@beispiel.de',
+      at: Date.parse('2026-12-02T12:00:00.000Z'),
+      giveaway: true,
+    });
     const emails = async (q: string) =>
       ndjson((await exportOf(`format=ndjson&${q}`)).bytes)
         .map((l) => l.email)
@@ -275,7 +279,11 @@ describe('GET /api/admin/leads', () => {
 
   it('breaks the stream (no silent truncation) when D1 fails mid-way, and audits it as incomplete', async () => {
     await insertLeads(
-      Array.from({ length: 1500 }, (_, i) => ({ id: fakeId(20_000 + i), email: `f${i}@b.de`, created_at: T0 })),
+      Array.from({ length: 1500 }, (_, i) => ({
+        id: fakeId(20_000 + i),
+        email: `f${i}@b.de`,
+        created_at: T0,
+      })),
     );
     let pages = 0;
     const failing = new Proxy(env.DB, {
@@ -315,7 +323,8 @@ describe('GET /api/admin/leads through the whole worker', () => {
   it('exports a lead registered through the form', async () => {
     const email = uniqueEmail('echt');
     expect(
-      (await postJson({ email, privacy: true, firstName: 'Käthe', giveaway: true, utm_source: 'podcast' })).status,
+      (await postJson({ email, privacy: true, firstName: 'Käthe', giveaway: true, utm_source: 'podcast' }))
+        .status,
     ).toBe(200);
     const res = await SELF.fetch(`${ORIGIN}/api/admin/leads?format=ndjson`, { headers: OPS() });
     expect(res.status).toBe(200);
