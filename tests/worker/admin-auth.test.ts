@@ -53,7 +53,7 @@ describe('POST /api/admin/session (sign-in)', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('set-cookie')).toBeNull();
     expect(await res.json()).toEqual({ ok: false, error: 'Der Zugangsschlüssel ist falsch.' });
-    const { entries } = await readAudit(env.LEADS, { limit: 1000 });
+    const { entries } = await readAudit(env.DB, { limit: 1000 });
     const failure = entries.find((e) => e.action === 'session.failed');
     expect(failure).toBeDefined();
     expect(JSON.stringify(entries)).not.toContain(wrong);

@@ -131,7 +131,7 @@ describe('PUT /api/admin/config (publish)', () => {
     expect((await current()).version).toBe(version);
 
     // Every admin action is audited, without personal data.
-    const { entries } = await readAudit(env.LEADS, { limit: 1000 });
+    const { entries } = await readAudit(env.DB, { limit: 1000 });
     expect(
       entries.find((e) => e.action === 'config.published' && e.detail?.version === version),
     ).toMatchObject({
