@@ -1,12 +1,15 @@
 /**
  * The ops journey through the built app (vite preview → workerd) in real Chromium: sign in
- * at /admin with the ops token, see the stats of the leads registered before, download
- * the Excel-DE CSV and parse it back into exactly those leads; axe finds nothing on the
- * sign-in form or the dashboard; the session cookie is HttpOnly/SameSite=Strict; no CSP
- * violation. One server for the file with its own empty KV.
+ * at /admin with the ops token, see the stats of the leads registered (and partly
+ * confirmed through their mails) before, download the Excel-DE CSV and parse it back into
+ * exactly the leads stored in D1, draw a winner and check the draw's hash against the
+ * stored eligible entries; axe finds nothing on the sign-in form or the dashboard; the
+ * session cookie is HttpOnly/SameSite=Strict; no CSP violation. One server for the file
+ * with its own empty D1.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
-import { listLeads } from '../helpers/kv.mjs';
+import { queryD1 } from '../helpers/d1.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 import { parseCsv } from '../helpers/csv.mjs';
 
@@ -23,23 +26,70 @@ const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 /** The local value from .dev.vars.example, which `vite preview` uses. */
 const OPS_TOKEN = 'dev-only-ops-token-0123456789abcdef';
 
+/** Leads registered before the tests; `confirm`: the confirmation link in their mail is used. */
 const LEADS = [
-  { email: 'e2e-ops-1@example.com', firstName: 'Jürgen', giveaway: true, utm_source: 'newsletter' },
-  { email: 'e2e-ops-2@example.com', firstName: "O'Brien", giveaway: false, utm_source: 'newsletter' },
-  { email: 'e2e-ops-3@example.com', firstName: 'Anna-Lena Weiß', giveaway: true, utm_source: 'facebook' },
-  { email: 'e2e-ops-4@example.com', firstName: '', giveaway: false },
+  {
+    email: 'e2e-ops-1@example.com',
+    firstName: 'Jürgen',
+    giveaway: true,
+    confirm: true,
+    utm_source: 'newsletter',
+  },
+  {
+    email: 'e2e-ops-2@example.com',
+    firstName: "O'Brien",
+    giveaway: false,
+    confirm: true,
+    utm_source: 'newsletter',
+  },
+  {
+    email: 'e2e-ops-3@example.com',
+    firstName: 'Anna-Lena Weiß',
+    giveaway: true,
+    confirm: true,
+    utm_source: 'facebook',
+  },
+  { email: 'e2e-ops-4@example.com', firstName: '', giveaway: true, confirm: false },
 ];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Entries count once confirmed, and only while the giveaway is open (whatever the content says). */
+const content = JSON.parse(readFileSync(join(ROOT, 'src/content/webinar.json'), 'utf8'));
+const giveawayOpen = Date.now() < Date.parse(content.giveaway.deadline);
+const ENTRIES = giveawayOpen ? LEADS.filter((l) => l.giveaway && l.confirm) : [];
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
 
+/** The mail of `kind` to `to` from the dev outbox, once the queue has delivered it. */
+async function waitForMail(to, kind, timeoutMs = 30_000) {
+  for (const deadline = Date.now() + timeoutMs; ; await sleep(500)) {
+    const res = await fetch(`${server.url}/api/admin/dev/outbox`, {
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const mail = (await res.json()).mails.find((m) => m.to === to && m.kind === kind);
+    if (mail) return mail;
+    if (Date.now() > deadline) throw new Error(`no ${kind} mail within ${timeoutMs} ms:\n${server.output()}`);
+  }
+}
+
 before(async () => {
   server = await startServer();
-  for (const lead of LEADS) {
+  for (const { confirm, ...lead } of LEADS) {
     const res = await fetch(`${server.url}/api/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ...lead, privacy: true }),
+    });
+    assert.equal(res.status, 200, await res.text());
+  }
+  for (const lead of LEADS.filter((l) => l.confirm)) {
+    const mail = await waitForMail(lead.email, 'confirm');
+    const link = new URL(mail.links.find((l) => l.startsWith(`${server.url}/bestaetigen?t=`)));
+    const res = await fetch(`${server.url}/bestaetigen`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ t: link.searchParams.get('t') }),
     });
     assert.equal(res.status, 200, await res.text());
   }
@@ -82,7 +132,9 @@ describe('ops at /admin', () => {
         .getByTestId('total')
         .filter({ hasText: String(LEADS.length) })
         .waitFor();
-      assert.match(await page.locator('.kpis').innerText(), /Gewinnspiel-Teilnahmen\s+2/);
+      const kpis = await page.locator('.kpis').innerText();
+      assert.match(kpis, new RegExp(`Gewinnspiel-Teilnahmen\\s+${ENTRIES.length}\\b`));
+      assert.match(kpis, /Bestätigt\s+3\b/);
       const sourceTable = await page.getByRole('table', { name: 'Nach UTM-Quelle' }).innerText();
       assert.match(sourceTable, /newsletter\s+2/);
       assert.match(sourceTable, /facebook\s+1/);
@@ -108,18 +160,33 @@ describe('ops at /admin', () => {
       const byEmail = new Map(rows.slice(1).map((r) => [r[1], r]));
       assert.equal(byEmail.size, LEADS.length);
 
-      // The same leads as in KV: id, address, name, giveaway entry.
-      const stored = await listLeads(server.persistDir);
+      // The same leads as in D1: id, address, name, status, confirmed giveaway entry.
+      const stored = await queryD1(server.persistDir, 'SELECT id, email FROM leads');
       assert.equal(stored.length, LEADS.length);
       for (const lead of LEADS) {
         const row = byEmail.get(lead.email);
         assert.ok(row, lead.email);
-        const kv = stored.find((k) => k.metadata.e === lead.email);
-        assert.equal(row[0], kv.name.slice('lead:'.length));
+        assert.equal(row[0], stored.find((r) => r.email === lead.email).id);
         assert.equal(row[2], lead.firstName);
-        assert.equal(row[3], 'unbestätigt');
-        assert.equal(row[7], lead.giveaway ? 'ja' : 'nein');
+        assert.equal(row[3], lead.confirm ? 'bestätigt' : 'unbestätigt');
+        assert.equal(row[7], ENTRIES.includes(lead) ? 'ja' : 'nein');
         assert.equal(row[9], lead.utm_source ?? '');
+      }
+
+      // The draw: one winner among the confirmed entries, its hash that of their sorted ids.
+      if (ENTRIES.length) {
+        const draw = page.getByRole('region', { name: 'Gewinnspiel-Auslosung' });
+        await draw.getByRole('button', { name: 'Auslosen' }).click();
+        await draw.getByRole('status').filter({ hasText: 'Die Gewinner wurden ausgelost' }).waitFor();
+        const winner = (await draw.locator('ol > li').innerText()).trim();
+        assert.ok(
+          ENTRIES.some((l) => winner.startsWith(l.email)),
+          `${winner} is one of the entries`,
+        );
+        const ids = ENTRIES.map((l) => byEmail.get(l.email)[0]).sort();
+        const hash = createHash('sha256').update(ids.join('\n')).digest('hex');
+        assert.equal((await draw.locator('code').innerText()).trim(), hash);
+        assert.deepEqual(await axeViolations(page), [], 'axe on the dashboard with a draw');
       }
 
       await page.getByRole('button', { name: 'Abmelden' }).click();
