@@ -1,47 +1,55 @@
 /**
- * Seeds leads into a local KV persist dir for the benches, through a throwaway Miniflare
- * worker (never an app route): batches of 1000, four in flight.
+ * Seeds a bench server's local D1 before the server starts: the migrations first (wrangler,
+ * recorded in the database as `npm run preview` records them), then SQL statements run
+ * through a throwaway Miniflare on the same persist dir (never an app route). Rows are
+ * generated inside SQLite (a recursive CTE), so 100,000 leads take seconds and no
+ * personal data crosses a process boundary or a log.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { QUIET_ENV, ROOT } from '../helpers/server.mjs';
 
-/** The LEADS namespace id from wrangler.toml: local KV files are keyed by it. */
-export const LEADS_NAMESPACE = '00000000000000000000000000000001';
+/** The D1 database id of the build: local D1 files are keyed by it. */
+function databaseId() {
+  const wrangler = JSON.parse(readFileSync(join(ROOT, 'dist/webinar_landing/wrangler.json'), 'utf8'));
+  return wrangler.d1_databases[0].database_id;
+}
 
 /**
- * @param {string} persistDir  the server's persist dir (KV lives in `<dir>/v3/kv`)
- * @param {string} script      a module worker whose POST `{ from, to, ...extra }` writes leads from..to
- * @param {number} total       how many leads
- * @param {Record<string, unknown>} extra  more fields for every batch request
+ * Applies migrations/ to the local D1 under `persistDir`, then runs `statements` in order.
+ * @param {string} persistDir the server's persist dir (D1 lives in `<dir>/v3/d1`)
+ * @param {string[]} statements SQL, each run on its own
  * @param {(line: string) => void} log
  */
-export async function seedLeads(persistDir, script, total, extra, log) {
+export async function seedD1(persistDir, statements, log) {
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+      'd1',
+      'migrations',
+      'apply',
+      'DB',
+      '--local',
+      '--persist-to',
+      persistDir,
+    ],
+    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: 'ignore' },
+  );
   const mf = new Miniflare({
     modules: true,
-    script,
-    kvNamespaces: { LEADS: LEADS_NAMESPACE },
-    kvPersist: join(persistDir, 'v3', 'kv'),
+    script: 'export default { fetch: () => new Response("seed") };',
+    d1Databases: { DB: databaseId() },
+    d1Persist: join(persistDir, 'v3', 'd1'),
   });
   try {
-    const batches = [];
-    for (let from = 0; from < total; from += 1000) batches.push([from, Math.min(total, from + 1000)]);
-    let next = 0;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < batches.length) {
-          const [from, to] = batches[next++];
-          const res = await mf.dispatchFetch('http://seed/', {
-            method: 'POST',
-            body: JSON.stringify({ from, to, ...extra }),
-          });
-          if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
-          await res.text();
-          done += to - from;
-          if (done % 20_000 === 0) log(`  seeded ${done.toLocaleString('de-DE')} leads`);
-        }
-      }),
-    );
+    const db = await mf.getD1Database('DB');
+    for (const [i, sql] of statements.entries()) {
+      const res = await db.prepare(sql).run();
+      log(`  statement ${i + 1}/${statements.length}: ${res.meta.changes.toLocaleString('de-DE')} rows`);
+    }
   } finally {
     await mf.dispose();
   }
