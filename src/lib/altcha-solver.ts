@@ -14,7 +14,8 @@
 export interface AltchaChallenge {
   algorithm: string;
   challenge: string;
-  maxnumber: number;
+  /** Highest number to try (the protocol's default: 1,000,000). */
+  maxnumber?: number;
   salt: string;
   signature: string;
 }
@@ -114,7 +115,8 @@ export async function solveAltcha(c: AltchaChallenge, signal?: AbortSignal): Pro
       }),
     );
   let sliceStart = performance.now();
-  for (let n = 0; n <= c.maxnumber; n++) {
+  const max = c.maxnumber ?? 1_000_000;
+  for (let n = 0; n <= max; n++) {
     if ((n & 1023) === 0 && performance.now() - sliceStart > SLICE_MS) {
       await yieldToPage();
       sliceStart = performance.now();

@@ -95,10 +95,10 @@ describe('with Cloudflare Access configured', () => {
     jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   });
 
-  function stubJwks(respond?: () => Promise<Response>) {
-    return vi.spyOn(globalThis, 'fetch').mockImplementation(async () =>
+  function stubJwks(respond?: (init?: RequestInit) => Promise<Response>) {
+    return vi.spyOn(globalThis, 'fetch').mockImplementation(async (_input, init) =>
       respond
-        ? respond()
+        ? respond(init)
         : new Response(JSON.stringify({ keys: [jwk] }), {
             headers: { 'content-type': 'application/json' },
           }),
