@@ -10,6 +10,7 @@ import { DayChart } from './day-chart';
 // ---- mail slot (issue 5, mail engineer): dead letters and the dev outbox ----
 import { MailPanels } from './outbox-panel';
 // ---- end of mail slot ----
+import { AttackPanel } from './attack-panel';
 
 const nf = new Intl.NumberFormat('de-DE');
 const pf = new Intl.NumberFormat('de-DE', { style: 'percent', maximumFractionDigits: 1 });
@@ -148,6 +149,7 @@ export function OpsApp(props: { session: AdminSession }) {
       />
       {/* mail slot (issue 5): dead letters with retry, local outbox */}
       <MailPanels session={props.session} />
+      <AttackPanel session={props.session} />
 
       <section class="card" aria-labelledby="audit-heading">
         <div class="row" style={{ 'justify-content': 'space-between' }}>
