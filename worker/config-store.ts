@@ -1,11 +1,16 @@
 /**
- * Published webinar configs in KV (`CONTENT`): `config:v<N>` immutable, `config:current`
- * → N. Without anything published, the repo's default (version 0) is live. A stored
- * config that fails validation is never rendered: the newest valid older one is.
+ * Published webinar configs: `config:v<N>` in KV (`CONTENT`), immutable; the live N is a
+ * compare-and-swap on the D1 row `config_pointer` (one row, id 1), mirrored to KV's
+ * `config:current` for edge reads. Without anything published, the repo's default
+ * (version 0) is live. A stored config that fails validation is never rendered: the
+ * newest valid older one is.
  *
- * Writes (publish, rollback) and the history list live here too, with no Hono import, so
- * they are tested straight against the binding. KV has no compare-and-swap; see
- * `publishConfig` and docs/decisions/030-config-publish-race.md for how close we get.
+ * Visitors never query D1: `getLiveConfig` reads the KV mirror with a 5 s isolate cache.
+ * The admin (read, publish, roll back, history) reads the pointer in D1. While D1 has no
+ * pointer yet (a deployment from before D1), the first reader adopts KV's `config:current`
+ * into it once, so such a deployment never falls back to the default by surprise.
+ * No Hono import here, so it is tested straight against the bindings; see
+ * docs/decisions/030-config-publish-race.md.
  */
 import * as v from 'valibot';
 import defaultContent from '../src/content/webinar.json';
@@ -53,10 +58,61 @@ async function readVersion(kv: KVNamespace, n: number): Promise<WebinarConfig | 
   return config;
 }
 
-/** `config:current` as a number; 0 when nothing was published. Throws on KV trouble. */
+/** KV's `config:current` (the mirror) as a number; 0 when absent. Throws on KV trouble. */
 export async function readCurrentVersion(kv: KVNamespace): Promise<number> {
   const current = Number(await kv.get(CURRENT_KEY));
   return Number.isInteger(current) && current > 0 ? current : 0;
+}
+
+/**
+ * The live version from D1. While no pointer row exists, KV's `config:current` is adopted
+ * (INSERT OR IGNORE: of concurrent first readers one inserts, all read the same row).
+ * Throws on D1 or KV trouble: the admin must not mistake an outage for version 0.
+ */
+export async function readPointer(db: D1Database, kv: KVNamespace, nowMs = Date.now()): Promise<number> {
+  const row = await db
+    .prepare('SELECT version FROM config_pointer WHERE id = 1')
+    .first<{ version: number }>();
+  if (row) return row.version;
+  const adopted = await readCurrentVersion(kv);
+  const [inserted, after] = await db.batch<{ version: number }>([
+    db
+      .prepare('INSERT OR IGNORE INTO config_pointer (id, version, updated_at) VALUES (1, ?1, ?2)')
+      .bind(adopted, nowMs),
+    db.prepare('SELECT version FROM config_pointer WHERE id = 1'),
+  ]);
+  if (inserted.meta.changes) log.info('config.pointer_adopted', { version: adopted });
+  return after.results[0].version;
+}
+
+/**
+ * Moves the pointer from `base` to `next` if it is still at `base`; true when this call
+ * moved it. One conditional UPDATE: of two publishes from one base exactly one wins.
+ */
+async function swapPointer(db: D1Database, base: number, next: number, nowMs: number): Promise<boolean> {
+  const res = await db
+    .prepare('UPDATE config_pointer SET version = ?2, updated_at = ?3 WHERE id = 1 AND version = ?1')
+    .bind(base, next, nowMs)
+    .run();
+  return res.meta.changes === 1;
+}
+
+/**
+ * Writes the pointer to KV's `config:current` when the mirror differs (the 5-minute cron):
+ * repairs a mirror write that failed or arrived out of order after a publish.
+ * @returns the live version.
+ */
+export async function syncCurrentMirror(
+  db: D1Database,
+  kv: KVNamespace,
+  nowMs = Date.now(),
+): Promise<number> {
+  const version = await readPointer(db, kv, nowMs);
+  if ((await readCurrentVersion(kv)) !== version) {
+    await kv.put(CURRENT_KEY, String(version));
+    log.warn('config.mirror_repaired', { version });
+  }
+  return version;
 }
 
 /** The newest valid version at or below `current`; throws on KV trouble. */
@@ -72,11 +128,12 @@ async function resolveLive(kv: KVNamespace, current: number): Promise<LiveConfig
 }
 
 /**
- * What the admin edits: like `getLiveConfig` but never from the isolate's 5 s cache, and
- * KV errors propagate (the editor must not mistake an outage for the default config).
+ * What the admin edits: the version the D1 pointer names, never the isolate's 5 s cache
+ * of the mirror; D1 and KV errors propagate (the editor must not mistake an outage for
+ * the default config).
  */
-export async function readLiveConfigFresh(kv: KVNamespace): Promise<LiveConfig> {
-  return resolveLive(kv, await readCurrentVersion(kv));
+export async function readLiveConfigFresh(db: D1Database, kv: KVNamespace): Promise<LiveConfig> {
+  return resolveLive(kv, await readPointer(db, kv));
 }
 
 /** The config visitors see now. Never throws: KV trouble falls back to the default. */
@@ -173,55 +230,53 @@ export function configFieldErrors(issues: v.BaseIssue<unknown>[]): ConfigFieldEr
 }
 
 /**
- * Publishes `config` as version current+1 if `baseVersion` is still current.
- *
- * KV has no compare-and-swap, so two publishes in the same instant could both pass the
- * check. We narrow that window three ways: the version key is written only if absent
- * (checked right before the write), `config:current` only moves forward, and after both
- * writes we read the record back: if another publisher's record won the key, we report
- * a conflict instead of claiming success. The residual race (two writers within one KV
- * round trip, in different locations) is documented in docs/decisions/030.
+ * Publishes `config` as version current+1 if `baseVersion` is still current: the D1
+ * pointer moves by compare-and-swap first (a stale or concurrent publish from the same
+ * base gets a conflict, never a silent overwrite), then the record is written and the KV
+ * mirror moved forward. A failed record write moves the pointer back.
  */
 export async function publishConfig(
+  db: D1Database,
   kv: KVNamespace,
   input: { baseVersion: number; config: unknown; by: string; summaryPrefix?: string; nowMs?: number },
 ): Promise<PublishResult> {
   const parsed = parseWebinarConfig(input.config);
   if (!parsed.success) return { ok: false, reason: 'invalid', errors: configFieldErrors(parsed.issues) };
 
-  const current = await readCurrentVersion(kv);
+  const nowMs = input.nowMs ?? Date.now();
+  const current = await readPointer(db, kv, nowMs);
   if (input.baseVersion !== current) return { ok: false, reason: 'conflict', currentVersion: current };
   const next = current + 1;
-  // A record at `next` means someone else is half-way through a publish from the same base.
-  if ((await kv.get(versionKey(next))) !== null)
-    return { ok: false, reason: 'conflict', currentVersion: next };
-
   const previous = current > 0 ? ((await readVersion(kv, current)) ?? DEFAULT_CONFIG) : DEFAULT_CONFIG;
   const summary = clip(
     (input.summaryPrefix ? `${input.summaryPrefix}: ` : '') + summarizeChanges(previous, parsed.output),
   );
+  if (!(await swapPointer(db, current, next, nowMs)))
+    return { ok: false, reason: 'conflict', currentVersion: await readPointer(db, kv) };
+
   const record: ConfigRecord = {
     version: next,
     config: parsed.output,
-    publishedAt: new Date(input.nowMs ?? Date.now()).toISOString(),
+    publishedAt: new Date(nowMs).toISOString(),
     publishedBy: input.by,
     summary,
   };
-  const body = JSON.stringify(record);
   const metadata = encodeMeta({ publishedAt: record.publishedAt, publishedBy: record.publishedBy, summary });
-  await kv.put(versionKey(next), body, { metadata });
-
-  // Only move forward: a slower publisher must not pull `current` back below a newer one.
-  const before = await readCurrentVersion(kv);
-  if (before >= next) return { ok: false, reason: 'conflict', currentVersion: before };
-  await kv.put(CURRENT_KEY, String(next));
-
-  const stored = await kv.get(versionKey(next));
-  if (stored !== body) {
-    log.warn('config.publish_lost_race', { version: next });
-    return { ok: false, reason: 'conflict', currentVersion: next };
+  try {
+    await kv.put(versionKey(next), JSON.stringify(record), { metadata });
+  } catch (error) {
+    // Nobody saw `next` yet except admins reading meanwhile (they saw a fallback): undo.
+    await swapPointer(db, next, current, Date.now()).catch(() => false);
+    throw error;
   }
   parsedVersions.set(next, parsed.output);
+  // Only forward: a slower publisher of an older version must not pull the mirror back.
+  // Should this write fail or lose, the 5-minute cron repairs it (syncCurrentMirror).
+  try {
+    if ((await readCurrentVersion(kv)) < next) await kv.put(CURRENT_KEY, String(next));
+  } catch (error) {
+    log.error('config.mirror_failed', { version: next, message: (error as Error).message });
+  }
   forgetCurrentVersion();
   log.info('config.published', { version: next });
   return { ok: true, version: next, summary };
@@ -232,6 +287,7 @@ export async function publishConfig(
  * Version 0 is the repo's default config.
  */
 export async function rollbackConfig(
+  db: D1Database,
   kv: KVNamespace,
   input: { version: number; baseVersion?: number; by: string; nowMs?: number },
 ): Promise<PublishResult> {
@@ -248,8 +304,8 @@ export async function rollbackConfig(
         : { ok: false, reason: 'invalid', errors: configFieldErrors(parsed.issues) };
     }
   }
-  const baseVersion = input.baseVersion ?? (await readCurrentVersion(kv));
-  return publishConfig(kv, {
+  const baseVersion = input.baseVersion ?? (await readPointer(db, kv));
+  return publishConfig(db, kv, {
     baseVersion,
     config,
     by: input.by,

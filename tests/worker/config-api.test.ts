@@ -46,6 +46,9 @@ function withSpeakerName(config: WebinarConfig, index: number, name: string): We
   return c;
 }
 
+/** The live-version row in D1 (null before the first admin read adopts one). */
+const livePointer = () => env.DB.prepare('SELECT version FROM config_pointer WHERE id = 1').first();
+
 async function landingHtml(): Promise<string> {
   const res = await api('/');
   expect(res.status).toBe(200);
@@ -75,6 +78,7 @@ describe('who may use the config API', () => {
 
   it.each(routes)('%s %s as ops → 403 (ops never changes the page)', async (method, path, body) => {
     const before = await env.CONTENT.get(CURRENT_KEY);
+    const pointerBefore = await livePointer();
     const res = await api(path, {
       method,
       headers: { 'content-type': 'application/json', ...OPS },
@@ -85,6 +89,7 @@ describe('who may use the config API', () => {
       'Für diese Aktion fehlt Ihnen die Berechtigung.',
     );
     expect(await env.CONTENT.get(CURRENT_KEY)).toBe(before);
+    expect(await livePointer()).toEqual(pointerBefore);
   });
 
   it('refuses a cookie-session publish without the CSRF header, accepts it with', async () => {
@@ -161,6 +166,27 @@ describe('PUT /api/admin/config (publish)', () => {
     const html = await landingHtml();
     expect(html).toContain('Erste Änderung');
     expect(html).not.toContain('Zweite Änderung');
+  });
+
+  it('lets exactly one of two simultaneous publishes from one base through; the other gets 409', async () => {
+    const live = await current();
+    const base = live.fallbackFrom ?? live.version;
+    const names = ['Gleichzeitig A', 'Gleichzeitig B'];
+    const answers = await Promise.all(
+      names.map((name) =>
+        send('PUT', '/api/admin/config', {
+          baseVersion: base,
+          config: withSpeakerName(live.config, 3, name),
+        }),
+      ),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    const winner = names[answers.findIndex((r) => r.status === 200)];
+    const loser = names.find((n) => n !== winner)!;
+    const html = await landingHtml();
+    expect(html).toContain(winner);
+    expect(html).not.toContain(loser);
+    expect(await current()).toMatchObject({ version: base + 1 });
   });
 
   it('rejects an invalid config with 400 and German messages per field path', async () => {
@@ -296,6 +322,10 @@ describe('a corrupt stored config', () => {
     const corrupt = withSpeakerName(live.config, 4, 'Kaputte Fassung') as unknown as Record<string, any>;
     corrupt.webinar.joinUrl = 'javascript:alert(1)';
     await env.CONTENT.put(versionKey(base + 2), JSON.stringify({ version: base + 2, config: corrupt }));
+    // As a publish would leave it: the pointer in D1, its mirror in KV.
+    await env.DB.prepare('UPDATE config_pointer SET version = ?1 WHERE id = 1')
+      .bind(base + 2)
+      .run();
     await env.CONTENT.put(CURRENT_KEY, String(base + 2));
     resetConfigCache();
 

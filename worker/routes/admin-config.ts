@@ -22,8 +22,8 @@ import {
   configFieldErrors,
   listHistory,
   publishConfig,
-  readCurrentVersion,
   readLiveConfigFresh,
+  readPointer,
   rollbackConfig,
   type PublishResult,
 } from '../config-store';
@@ -128,13 +128,13 @@ async function answerPublish(c: Ctx, result: PublishResult, action: string) {
 
 export const adminConfigRoutes = new Hono<AdminEnv>()
   .get('/api/admin/config', requireRole('marketing'), async (c) => {
-    const live = await readLiveConfigFresh(c.env.CONTENT);
+    const live = await readLiveConfigFresh(c.env.DB, c.env.CONTENT);
     return c.json(live);
   })
   .put('/api/admin/config', requireRole('marketing'), configBody, async (c) => {
     const body = await readJson(c, PublishBody);
     if (!body.ok) return body.res;
-    const result = await publishConfig(c.env.CONTENT, {
+    const result = await publishConfig(c.env.DB, c.env.CONTENT, {
       baseVersion: body.value.baseVersion,
       config: body.value.config,
       by: c.get('identity').id,
@@ -143,7 +143,7 @@ export const adminConfigRoutes = new Hono<AdminEnv>()
   })
   .get('/api/admin/config/history', requireRole('marketing'), async (c) => {
     const [current, entries] = await Promise.all([
-      readCurrentVersion(c.env.CONTENT),
+      readPointer(c.env.DB, c.env.CONTENT),
       listHistory(c.env.CONTENT),
     ]);
     return c.json({ current, entries });
@@ -151,7 +151,7 @@ export const adminConfigRoutes = new Hono<AdminEnv>()
   .post('/api/admin/config/rollback', requireRole('marketing'), configBody, async (c) => {
     const body = await readJson(c, RollbackBody);
     if (!body.ok) return body.res;
-    const result = await rollbackConfig(c.env.CONTENT, { ...body.value, by: c.get('identity').id });
+    const result = await rollbackConfig(c.env.DB, c.env.CONTENT, { ...body.value, by: c.get('identity').id });
     if (!result.ok && result.reason === 'invalid')
       return c.json(
         { ok: false as const, error: CONFIG_MESSAGES.corruptVersion, errors: result.errors },
