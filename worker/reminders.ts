@@ -1,23 +1,23 @@
 /**
- * Cron work (wrangler.toml `[triggers] crons`), dispatched on the cron expression:
+ * Cron work (wrangler.toml `[triggers] crons`), dispatched on the cron expression. Every
+ * part does a fixed, small number of D1 queries and queue calls whatever the number of
+ * leads; the arithmetic for 500,000 leads is in docs/decisions/041-reminder-fanout.md.
  *
  * - every 5 minutes, `fanOutReminders`: when a reminder is due (24 h before the start,
- *   1 h before, the replay after the end when the config has a replay link) it pages
- *   through KV `list` (metadata only: status is in it) and enqueues one `fanout` job per
- *   100 confirmed leads with `sendBatch`. The consumer expands them into single mail jobs.
- *   A state key `fanout:<kind>:<start>` makes it run once per webinar date, with a lease
- *   against overlapping cron runs and a cursor checkpoint to resume after a crash.
- *   The arithmetic for 100,000 leads is in docs/decisions/041-reminder-fanout.md.
+ *   1 h before, the replay after the end when the config has a replay link) it takes the
+ *   lease on the `fanouts` row of (kind, start) with one conditional upsert and enqueues
+ *   one `fanout` job per slice of the lead-id space (FANOUT_SLICES). The consumer reads a
+ *   slice's confirmed leads from D1 and turns them into mail jobs; this run touches no lead.
  * - hourly, `sweepConfirmations` re-enqueues the confirmation for pending leads that never
- *   got one (the enqueue at registration failed), and `purgeUnconfirmed` deletes pending
- *   leads older than PURGE_UNCONFIRMED_DAYS.
+ *   got one (the enqueue at registration failed), `purgeUnconfirmed` deletes leads never
+ *   confirmed within PURGE_UNCONFIRMED_DAYS (in chunks, until none is left or the run's
+ *   budget is spent; the next hour continues), and the audit log drops old entries.
  */
 import { scheduleOf } from '../src/lib/schedule';
-import { getLiveConfig } from './config-store';
-import { getSentMarkers, LEAD_PREFIX, purgeUnconfirmed, sentKey, type LeadMetadata } from './lead-store';
+import { purgeAudit } from './audit-log';
+import { getLiveConfig, syncCurrentMirror } from './config-store';
 import { errorMessage, log } from './log';
 import { purgeDays } from './mail/consumer';
-import { DLQ_PREFIX } from './mail/dead-letters';
 import type { FanoutJob, MailJob, ReminderKind } from './mail/jobs';
 import { enqueueJobs } from './mail/producer';
 import { TOKEN_TTL_S } from './tokens';
@@ -25,22 +25,28 @@ import { TOKEN_TTL_S } from './tokens';
 export const CRON_REMINDERS = '*/5 * * * *';
 export const CRON_HOURLY = '17 * * * *';
 
-export const FANOUT_PREFIX = 'fanout:';
 const HOUR = 3_600_000;
 /** A fan-out that has not finished within this time is taken over by the next cron run. */
-const FANOUT_LEASE_MS = 10 * 60_000;
+export const FANOUT_LEASE_MS = 10 * 60_000;
 /** The replay mail goes out from 30 minutes after the end, for two weeks. */
 const REPLAY_DELAY_MS = 30 * 60_000;
 const REPLAY_WINDOW_MS = 14 * 24 * HOUR;
+/**
+ * Slices of the lead-id space, one `fanout` job each: 256 = two hex digits. Lead ids are
+ * HMACs, so at 500,000 confirmed leads a slice holds about 1,950 ids: one D1 query and 20
+ * `sendBatch` calls of 100 in the consumer.
+ */
+export const FANOUT_SLICES = 256;
 /** Sweep only leads older than this: younger ones may still be in the queue. */
-const SWEEP_MIN_AGE_MS = 15 * 60_000;
-/** Bounded work per hourly run (KV allows 1000 operations per invocation). */
-const SWEEP_MAX_CANDIDATES = 2000;
-const PURGE_MAX_DELETES = 200;
-
-export type ScheduledEnv = Pick<Env, 'LEADS' | 'CONTENT' | 'MAIL_QUEUE'> & {
-  PURGE_UNCONFIRMED_DAYS?: string;
-};
+export const SWEEP_MIN_AGE_MS = 15 * 60_000;
+/** Confirmations re-enqueued per hourly run at most (20 `sendBatch` calls). */
+export const SWEEP_LIMIT = 2000;
+/** Leads deleted per purge batch (one D1 batch of five statements). */
+export const PURGE_CHUNK = 5000;
+/** Purge batches per run at most: 500 statements, half of D1's 1000 queries per invocation. */
+export const PURGE_MAX_CHUNKS = 100;
+/** Wall time a purge run may take before it leaves the rest to the next hour. */
+export const PURGE_BUDGET_MS = 60_000;
 
 /** Which reminder is due at `nowMs`, if any. */
 export function dueReminder(
@@ -55,158 +61,188 @@ export function dueReminder(
   return null;
 }
 
-interface FanoutState {
-  status: 'running' | 'done';
-  leaseUntil: number;
-  cursor?: string;
-  enqueued: number;
-  at: string;
+/** The `FANOUT_SLICES` slices as [idFrom, idTo) hex prefixes; the last one ends at `~`. */
+export function fanoutSlices(count = FANOUT_SLICES): { idFrom: string; idTo: string }[] {
+  let digits = 1;
+  while (16 ** digits < count) digits += 1;
+  const hex = (n: number) => n.toString(16).padStart(digits, '0');
+  return Array.from({ length: count }, (_, i) => ({
+    idFrom: hex(Math.floor((i * 16 ** digits) / count)),
+    idTo: i === count - 1 ? '~' : hex(Math.floor(((i + 1) * 16 ** digits) / count)),
+  }));
 }
 
 export interface FanoutStats {
   kind: ReminderKind | null;
   skipped?: 'not_due' | 'done' | 'running';
-  listCalls: number;
+  /** D1 statements run (lease, done). */
+  d1Queries: number;
   sendBatchCalls: number;
-  /** Fan-out messages enqueued (one per ≤ 100 leads). */
+  /** `fanout` messages enqueued (one per slice). */
   messages: number;
-  kvWrites: number;
-  leads: number;
 }
 
-/** The 5-minute job: fan out the reminder that is due, once per webinar date. */
-export async function fanOutReminders(env: ScheduledEnv, now: Date): Promise<FanoutStats> {
+/**
+ * Takes the lease on (kind, start) if nobody holds it and it is not done: one upsert that
+ * only succeeds on a new row or an expired lease, so of two overlapping cron runs exactly
+ * one fans out.
+ */
+async function takeLease(
+  db: D1Database,
+  kind: ReminderKind,
+  startMs: number,
+  nowMs: number,
+): Promise<'taken' | 'done' | 'running'> {
+  const [won, state] = await db.batch<{ status: string }>([
+    db
+      .prepare(
+        `INSERT INTO fanouts (kind, start_ms, status, lease_until, enqueued, updated_at)
+         VALUES (?1, ?2, 'running', ?3, 0, ?4)
+         ON CONFLICT (kind, start_ms) DO UPDATE SET lease_until = excluded.lease_until,
+           updated_at = excluded.updated_at
+         WHERE fanouts.status = 'running' AND fanouts.lease_until <= excluded.updated_at
+         RETURNING status`,
+      )
+      .bind(kind, startMs, nowMs + FANOUT_LEASE_MS, nowMs),
+    db.prepare('SELECT status FROM fanouts WHERE kind = ?1 AND start_ms = ?2').bind(kind, startMs),
+  ]);
+  if (won.results.length) return 'taken';
+  return state.results[0]?.status === 'done' ? 'done' : 'running';
+}
+
+/** The 5-minute job: fan out the reminder that is due, once per (kind, webinar start). */
+export async function fanOutReminders(env: Env, now: Date): Promise<FanoutStats> {
   const { config } = await getLiveConfig(env.CONTENT, now.getTime());
   const { startMs, endMs } = scheduleOf(config.webinar);
   const kind = dueReminder(startMs, endMs, !!config.webinar.replayUrl, now.getTime());
   const started = Date.now();
-  const stats: FanoutStats = { kind, listCalls: 0, sendBatchCalls: 0, messages: 0, kvWrites: 0, leads: 0 };
+  const stats: FanoutStats = { kind, d1Queries: 0, sendBatchCalls: 0, messages: 0 };
   if (!kind) return { ...stats, skipped: 'not_due' };
 
-  const stateKey = `${FANOUT_PREFIX}${kind}:${startMs}`;
-  const state = await env.LEADS.get<FanoutState>(stateKey, 'json');
-  if (state?.status === 'done') return { ...stats, skipped: 'done' };
-  if (state?.status === 'running' && state.leaseUntil > now.getTime())
-    return { ...stats, skipped: 'running' };
+  const lease = await takeLease(env.DB, kind, startMs, now.getTime());
+  stats.d1Queries += 2;
+  if (lease !== 'taken') return { ...stats, skipped: lease };
 
-  let cursor = state?.cursor;
-  let enqueued = state?.enqueued ?? 0;
-  const write = async (s: Omit<FanoutState, 'at'>) => {
-    await env.LEADS.put(stateKey, JSON.stringify({ ...s, at: new Date().toISOString() }), {
-      expirationTtl: 30 * 86_400,
-    });
-    stats.kvWrites += 1;
-    lastWrite = Date.now();
-  };
-  let lastWrite = 0;
-  await write({ status: 'running', leaseUntil: now.getTime() + FANOUT_LEASE_MS, cursor, enqueued });
-
-  for (;;) {
-    const page: KVNamespaceListResult<LeadMetadata> = await env.LEADS.list<LeadMetadata>({
-      prefix: LEAD_PREFIX,
-      limit: 1000,
-      ...(cursor ? { cursor } : {}),
-    });
-    stats.listCalls += 1;
-    const ids = page.keys
-      .filter((k) => k.metadata?.s === 'confirmed')
-      .map((k) => k.name.slice(LEAD_PREFIX.length));
-    const jobs: FanoutJob[] = [];
-    for (let i = 0; i < ids.length; i += 100)
-      jobs.push({
-        type: 'fanout',
-        kind,
-        startMs,
-        requestedAt: now.getTime(),
-        leadIds: ids.slice(i, i + 100),
-      });
-    stats.sendBatchCalls += await enqueueJobs(env.MAIL_QUEUE, jobs);
-    stats.leads += ids.length;
-    stats.messages += jobs.length;
-    enqueued += ids.length;
-    cursor = page.list_complete ? undefined : page.cursor;
-    if (!cursor) break;
-    // Checkpoint now and then (KV allows one write per second per key): a crashed run is
-    // resumed from here; the pages since are enqueued twice and deduplicated by the consumer.
-    if (Date.now() - lastWrite > 2000)
-      await write({ status: 'running', leaseUntil: Date.now() + FANOUT_LEASE_MS, cursor, enqueued });
-  }
-  const workMs = Date.now() - started;
-  if (Date.now() - lastWrite < 1100) await new Promise((r) => setTimeout(r, 1100 - (Date.now() - lastWrite)));
-  await write({ status: 'done', leaseUntil: 0, enqueued });
+  const jobs: FanoutJob[] = fanoutSlices().map((slice) => ({
+    type: 'fanout',
+    kind,
+    startMs,
+    requestedAt: now.getTime(),
+    ...slice,
+  }));
+  // A run that dies here leaves the lease to expire; the next run enqueues every slice
+  // again and the consumer's once-only claims (mail_sends) keep each mail single.
+  stats.sendBatchCalls = await enqueueJobs(env.MAIL_QUEUE, jobs);
+  stats.messages = jobs.length;
+  await env.DB.prepare(
+    `UPDATE fanouts SET status = 'done', lease_until = 0, enqueued = ?3, updated_at = ?4
+     WHERE kind = ?1 AND start_ms = ?2`,
+  )
+    .bind(kind, startMs, jobs.length, Date.now())
+    .run();
+  stats.d1Queries += 1;
   // Counted here so the bench (tests/bench/reminders.mjs) can read them from the log.
   log.info('reminders.fanned_out', {
     kind,
-    leads: stats.leads,
-    listCalls: stats.listCalls,
-    kvGets: 1,
-    kvWrites: stats.kvWrites,
+    d1Queries: stats.d1Queries,
     sendBatchCalls: stats.sendBatchCalls,
     messages: stats.messages,
-    workMs,
     ms: Date.now() - started,
   });
   return stats;
 }
 
 /**
- * Pending leads without a confirmation marker (and without a dead letter, which ops sees)
- * get their confirmation enqueued again. Only leads whose confirmation link could still
- * work (younger than the token lifetime) are considered.
+ * Pending leads without a confirmation claim (and without a dead letter, which ops sees)
+ * get their confirmation enqueued again, in one bounded query. Only leads whose link
+ * could still work (younger than the token lifetime) are considered.
  */
-export async function sweepConfirmations(env: ScheduledEnv, now: Date): Promise<{ requeued: number }> {
+export async function sweepConfirmations(env: Env, now: Date): Promise<{ requeued: number }> {
   const oldest = now.getTime() - TOKEN_TTL_S.confirm * 1000;
   const youngest = now.getTime() - SWEEP_MIN_AGE_MS;
-  const candidates: { id: string; createdMs: number }[] = [];
-  let cursor: string | undefined;
-  do {
-    const page: KVNamespaceListResult<LeadMetadata> = await env.LEADS.list<LeadMetadata>({
-      prefix: LEAD_PREFIX,
-      limit: 1000,
-      ...(cursor ? { cursor } : {}),
-    });
-    for (const k of page.keys) {
-      const c = Date.parse(k.metadata?.c ?? '');
-      if (k.metadata?.s === 'pending' && c >= oldest && c <= youngest)
-        candidates.push({ id: k.name.slice(LEAD_PREFIX.length), createdMs: c });
-    }
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor && candidates.length < SWEEP_MAX_CANDIDATES);
-
-  const chosen = candidates.slice(0, SWEEP_MAX_CANDIDATES);
-  const markers = await getSentMarkers(
-    env.LEADS,
-    chosen.map((c) => sentKey('confirm', c.id)),
-  );
-  const dead = await getSentMarkers(
-    env.LEADS,
-    chosen.map((c) => `${DLQ_PREFIX}confirm:${c.id}`),
-  );
-  const jobs: MailJob[] = chosen
-    .filter((c) => !markers.get(sentKey('confirm', c.id)) && !dead.get(`${DLQ_PREFIX}confirm:${c.id}`))
-    .map((c) => ({
-      type: 'mail',
-      kind: 'confirm',
-      leadId: c.id,
-      // As if asked for at registration: a confirmation sent since (by a job that was still
-      // in the queue) makes the consumer skip this one.
-      requestedAt: c.createdMs,
-    }));
-  if (jobs.length) await enqueueJobs(env.MAIL_QUEUE, jobs);
-  if (jobs.length) log.warn('reminders.confirmations_requeued', { count: jobs.length });
+  const { results } = await env.DB.prepare(
+    `SELECT id, created_at FROM leads
+     WHERE status = 'pending' AND created_at >= ?1 AND created_at <= ?2
+       AND NOT EXISTS (SELECT 1 FROM mail_sends s WHERE s.lead_id = leads.id AND s.kind = 'confirm')
+       AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.lead_id = leads.id)
+     LIMIT ?3`,
+  )
+    .bind(oldest, youngest, SWEEP_LIMIT)
+    .all<{ id: string; created_at: number }>();
+  // As asked for at registration, with its ref: a job of the registration still in the
+  // queue and this one claim the same send, so the confirmation goes out once.
+  const jobs: MailJob[] = results.map((r) => ({
+    type: 'mail',
+    kind: 'confirm',
+    leadId: r.id,
+    requestedAt: r.created_at,
+    ref: 'new',
+  }));
+  if (jobs.length) {
+    await enqueueJobs(env.MAIL_QUEUE, jobs);
+    log.warn('reminders.confirmations_requeued', { count: jobs.length });
+  }
   return { requeued: jobs.length };
 }
 
+export interface PurgeStats {
+  purged: number;
+  chunks: number;
+  /** D1 statements run (five per chunk). */
+  d1Queries: number;
+  /** Set when the budget ran out before the last due lead was deleted. */
+  more: boolean;
+}
+
+/**
+ * Deletes leads never confirmed (`pending`, no `confirmed_at`) registered before
+ * `cutoffMs`, with their consents, events, mail claims and dead letters: one batch (one
+ * transaction) per chunk of PURGE_CHUNK leads, chosen by the same subquery in each
+ * statement (the children first, so no statement sees a half-deleted chunk; D1 may not
+ * enforce ON DELETE CASCADE). Loops until nothing due is left or the budget is spent.
+ */
+export async function purgeUnconfirmed(
+  db: D1Database,
+  cutoffMs: number,
+  budget: { maxChunks?: number; budgetMs?: number; chunk?: number } = {},
+): Promise<PurgeStats> {
+  const maxChunks = budget.maxChunks ?? PURGE_MAX_CHUNKS;
+  const chunk = budget.chunk ?? PURGE_CHUNK;
+  const deadline = Date.now() + (budget.budgetMs ?? PURGE_BUDGET_MS);
+  const due = `SELECT id FROM leads WHERE status = 'pending' AND confirmed_at IS NULL AND created_at < ?1 LIMIT ?2`;
+  const stats: PurgeStats = { purged: 0, chunks: 0, d1Queries: 0, more: false };
+  for (;;) {
+    if (stats.chunks >= maxChunks || Date.now() >= deadline) {
+      stats.more = true;
+      break;
+    }
+    const results = await db.batch([
+      ...['consents', 'lead_events', 'mail_sends', 'dead_letters'].map((table) =>
+        db.prepare(`DELETE FROM ${table} WHERE lead_id IN (${due})`).bind(cutoffMs, chunk),
+      ),
+      db.prepare(`DELETE FROM leads WHERE id IN (${due})`).bind(cutoffMs, chunk),
+    ]);
+    stats.chunks += 1;
+    stats.d1Queries += results.length;
+    const deleted = results[results.length - 1].meta.changes ?? 0;
+    stats.purged += deleted;
+    if (deleted < chunk) break;
+  }
+  if (stats.purged || stats.more) log.info('reminders.purged', { ...stats });
+  return stats;
+}
+
 /** Dispatches one cron invocation. Each part runs even when another fails. */
-export async function runScheduled(cron: string, env: ScheduledEnv, now: Date): Promise<void> {
+export async function runScheduled(cron: string, env: Env, now: Date): Promise<void> {
   const parts: [string, () => Promise<unknown>][] = [];
-  if (cron === CRON_REMINDERS || cron === '') parts.push(['reminders', () => fanOutReminders(env, now)]);
+  if (cron === CRON_REMINDERS || cron === '') {
+    parts.push(['reminders', () => fanOutReminders(env, now)]);
+    parts.push(['config-mirror', () => syncCurrentMirror(env.DB, env.CONTENT, now.getTime())]);
+  }
   if (cron === CRON_HOURLY || cron === '') {
     parts.push(['sweep', () => sweepConfirmations(env, now)]);
-    parts.push([
-      'purge',
-      () => purgeUnconfirmed(env.LEADS, now.getTime() - purgeDays(env) * 86_400_000, PURGE_MAX_DELETES),
-    ]);
+    parts.push(['purge', () => purgeUnconfirmed(env.DB, now.getTime() - purgeDays(env) * 86_400_000)]);
+    parts.push(['audit', () => purgeAudit(env.DB, now.getTime())]);
   }
   if (!parts.length) log.warn('cron.unknown', { cron });
   const results = await Promise.allSettled(parts.map(([, run]) => run()));

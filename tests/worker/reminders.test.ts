@@ -1,60 +1,93 @@
+/**
+ * Cron work on D1 (worker/reminders.ts), through the worker's `scheduled` handler and
+ * straight against env.DB: the reminder fan-out enqueues one job per slice of the lead-id
+ * space, once per webinar date, whatever the number of overlapping runs; the hourly sweep
+ * re-enqueues only lost confirmations; the purge removes every lead never confirmed
+ * after PURGE_UNCONFIRMED_DAYS with everything stored about it, resuming across runs.
+ * Storage is shared within this file: every test makes its own leads.
+ */
 import { createScheduledController, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
-import { DEFAULT_CONFIG } from '../../worker/config-store';
-import { confirmLead, getLead, leadId, markSent, registerLead } from '../../worker/lead-store';
+import { DEFAULT_CONFIG, resetConfigCache } from '../../worker/config-store';
+import { randomHex } from '../../worker/crypto';
 import type { QueueJob } from '../../worker/mail/jobs';
 import {
   CRON_HOURLY,
   CRON_REMINDERS,
   dueReminder,
-  FANOUT_PREFIX,
+  FANOUT_LEASE_MS,
+  FANOUT_SLICES,
   fanOutReminders,
+  fanoutSlices,
+  purgeUnconfirmed,
 } from '../../worker/reminders';
-import { uniqueEmail } from './helpers';
-import { fakeEmail, fakeQueue, makeLead, runQueue } from './mail-helpers';
+import { fakeQueue } from './mail-helpers';
 
 const START_MS = Date.parse(DEFAULT_CONFIG.webinar.start);
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const PURGE_DAYS = Number(env.PURGE_UNCONFIRMED_DAYS);
+const db = env.DB;
 
-async function runCron(cron: string, at: number, overrides: Partial<Env>) {
+async function runCron(cron: string, at: number, overrides: Partial<Env> = {}) {
   const controller = createScheduledController({ scheduledTime: new Date(at), cron });
   await worker.scheduled(controller, { ...env, ...overrides } as Env);
 }
 
-/** Runs the consumer over queued jobs until no new jobs appear; returns the mails sent. */
-async function drain(jobs: unknown[]) {
-  const email = fakeEmail();
-  let pending = jobs;
-  while (pending.length) {
-    const next = fakeQueue();
-    for (let i = 0; i < pending.length; i += 50)
-      await runQueue(
-        'webinar-mail',
-        pending.slice(i, i + 50).map((body) => ({ body })),
-        { EMAIL: email.binding, MAIL_QUEUE: next.binding },
-      );
-    pending = next.messages;
-  }
-  return email.sent;
+type Status = 'pending' | 'confirmed' | 'unsubscribed';
+
+/** A lead row with a consent, an event and a confirmation claim, as the store leaves them. */
+async function seedLead(o: { status: Status; createdMs: number; confirmedMs?: number; claim?: boolean }) {
+  const id = randomHex(32);
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO leads (id, mailbox, email, status, phase, created_at, updated_at, confirmed_at)
+         VALUES (?1, ?2, ?3, ?4, 'before', ?5, ?5, ?6)`,
+      )
+      .bind(
+        id,
+        randomHex(32),
+        `cron.${id.slice(0, 12)}@beispiel.de`,
+        o.status,
+        o.createdMs,
+        o.confirmedMs ?? null,
+      ),
+    db
+      .prepare(
+        `INSERT INTO consents (lead_id, kind, status, text_version, text, given_at, given_ip, given_ua)
+         VALUES (?1, 'privacy', ?2, 'v1', 'Datenschutz', ?3, '192.0.2.1', 'ua')`,
+      )
+      .bind(id, o.status === 'confirmed' ? 'confirmed' : 'pending', o.createdMs),
+    db
+      .prepare(`INSERT INTO lead_events (lead_id, type, at) VALUES (?1, 'registered', ?2)`)
+      .bind(id, o.createdMs),
+    ...(o.claim === false
+      ? []
+      : [
+          db
+            .prepare(
+              `INSERT INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, sent_at)
+               VALUES (?1, 'confirm', 'new', ?2, ?2, ?2)`,
+            )
+            .bind(id, o.createdMs + 1000),
+        ]),
+  ]);
+  return id;
 }
 
-async function leadAt(createdMs: number, tag: string) {
-  const email = uniqueEmail(tag);
-  await registerLead(
-    env.LEADS,
-    env.LEAD_KEY_SECRET,
-    { email, firstName: '', privacy: true, giveaway: false, newsletter: false, website: '', referrer: '' },
-    {
-      now: new Date(createdMs),
-      phase: 'before',
-      consentVersion: 'test-1',
-      ip: '192.0.2.1',
-      userAgent: 'ua',
-      giveawayOpen: false,
-    },
-  );
-  return { email, id: await leadId(email, env.LEAD_KEY_SECRET) };
+/** Rows stored about a lead, per table. */
+async function rowsOf(id: string) {
+  const count = (table: string, column = 'lead_id') =>
+    db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?1`).bind(id).first<number>('n');
+  return {
+    leads: await count('leads', 'id'),
+    consents: await count('consents'),
+    lead_events: await count('lead_events'),
+    mail_sends: await count('mail_sends'),
+    dead_letters: await count('dead_letters'),
+  };
 }
 
 describe('dueReminder', () => {
@@ -67,7 +100,7 @@ describe('dueReminder', () => {
     [START_MS - 1, 'reminder1h'],
     [START_MS, null],
     [end + 30 * 60_000, 'replay'],
-    [end + 15 * 24 * HOUR, null],
+    [end + 15 * DAY, null],
   ])('at %s is %s', (now, kind) => {
     expect(dueReminder(START_MS, end, true, now)).toBe(kind);
   });
@@ -76,60 +109,105 @@ describe('dueReminder', () => {
   });
 });
 
-describe('scheduled reminders', () => {
-  it('reminds confirmed leads only, once, even when the cron run repeats and jobs are redelivered', async () => {
-    const confirmed = await makeLead('confirmed', 'rem');
-    const pending = await makeLead('pending', 'rem');
-    const gone = await makeLead('unsubscribed', 'rem');
-    const at = START_MS - 23 * HOUR;
-
-    const queue = fakeQueue();
-    await runCron(CRON_REMINDERS, at, { MAIL_QUEUE: queue.binding });
-    const fanouts = queue.messages as QueueJob[];
-    expect(fanouts.length).toBeGreaterThan(0);
-    expect(fanouts.every((j) => j.type === 'fanout' && j.kind === 'reminder24h')).toBe(true);
-    const ids = fanouts.flatMap((j) => (j.type === 'fanout' ? j.leadIds : []));
-    expect(ids).toContain(confirmed.id);
-    expect(ids).not.toContain(pending.id);
-    expect(ids).not.toContain(gone.id);
-
-    // The next cron run (5 minutes later) finds the fan-out done and enqueues nothing.
-    const second = fakeQueue();
-    await runCron(CRON_REMINDERS, at + 5 * 60_000, { MAIL_QUEUE: second.binding });
-    expect(second.messages).toEqual([]);
-
-    // Even a second full fan-out (a crashed run resumed) plus every job twice sends one mail.
-    await env.LEADS.delete(`${FANOUT_PREFIX}reminder24h:${START_MS}`);
-    const repeat = fakeQueue();
-    await runCron(CRON_REMINDERS, at + 10 * 60_000, { MAIL_QUEUE: repeat.binding });
-    const sent = await drain([...fanouts, ...repeat.messages, ...fanouts]);
-    const mine = sent.filter((m) => [confirmed.email, pending.email, gone.email].includes(m.to));
-    expect(mine.map((m) => [m.to, m.subject])).toEqual([
-      [confirmed.email, 'Erinnerung: Morgen um 19:00 Uhr MEZ beginnt das Webinar'],
-    ]);
-    expect(mine[0].headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+describe('fanoutSlices', () => {
+  it('cuts the lead-id space into contiguous slices that hold every id exactly once', () => {
+    const slices = fanoutSlices();
+    expect(slices).toHaveLength(FANOUT_SLICES);
+    expect(slices[0].idFrom).toBe('0'.repeat(slices[0].idFrom.length));
+    expect(slices.at(-1)!.idTo).toBe('~');
+    for (let i = 1; i < slices.length; i++) expect(slices[i].idFrom).toBe(slices[i - 1].idTo);
+    const ids = ['0'.repeat(64), 'f'.repeat(64), ...Array.from({ length: 500 }, () => randomHex(32))];
+    for (const id of ids)
+      expect(
+        slices.filter((s) => id >= s.idFrom && id < s.idTo),
+        id,
+      ).toHaveLength(1);
   });
 
-  it('skips while another run holds the lease and resumes from its cursor after it expired', async () => {
-    const at = START_MS - 30 * 60_000;
-    const key = `${FANOUT_PREFIX}reminder1h:${START_MS}`;
-    await env.LEADS.put(
-      key,
-      JSON.stringify({ status: 'running', leaseUntil: at + 60_000, enqueued: 0, at: '' }),
-    );
-    const busy = fakeQueue();
-    expect(await fanOutReminders({ ...env, MAIL_QUEUE: busy.binding }, new Date(at))).toMatchObject({
-      skipped: 'running',
-    });
-    expect(busy.messages).toEqual([]);
+  it('also works for slice counts that are not a power of 16', () => {
+    const slices = fanoutSlices(100);
+    expect(slices).toHaveLength(100);
+    for (const id of ['0'.repeat(64), 'f'.repeat(64), randomHex(32)])
+      expect(slices.filter((s) => id >= s.idFrom && id < s.idTo)).toHaveLength(1);
+  });
+});
 
-    await env.LEADS.put(key, JSON.stringify({ status: 'running', leaseUntil: at - 1, enqueued: 0, at: '' }));
-    const takeover = fakeQueue();
-    const stats = await fanOutReminders({ ...env, MAIL_QUEUE: takeover.binding }, new Date(at));
-    expect(stats.skipped).toBeUndefined();
-    expect(stats.listCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.sendBatchCalls).toBe(takeover.batches.length);
-    expect(JSON.parse((await env.LEADS.get(key))!)).toMatchObject({ status: 'done' });
+describe('scheduled reminder fan-out', () => {
+  it('enqueues one fanout job per slice, once per webinar date, however often the cron runs', async () => {
+    const at = START_MS - 23 * HOUR;
+    const queue = fakeQueue();
+    await runCron(CRON_REMINDERS, at, { MAIL_QUEUE: queue.binding });
+    const jobs = queue.messages as QueueJob[];
+    expect(jobs).toHaveLength(FANOUT_SLICES);
+    expect(new Set(jobs.map((j) => j.type === 'fanout' && `${j.kind}:${j.startMs}`))).toEqual(
+      new Set([`reminder24h:${START_MS}`]),
+    );
+    expect(jobs.map((j) => (j.type === 'fanout' ? [j.idFrom, j.idTo] : null))).toEqual(
+      fanoutSlices().map((s) => [s.idFrom, s.idTo]),
+    );
+    // 100 messages per sendBatch call: a handful of calls, not one per lead.
+    expect(queue.batches).toEqual([100, 100, FANOUT_SLICES - 200]);
+
+    // The next cron runs (every 5 minutes) find the fan-out done and enqueue nothing.
+    const later = fakeQueue();
+    await runCron(CRON_REMINDERS, at + 5 * 60_000, { MAIL_QUEUE: later.binding });
+    await runCron(CRON_REMINDERS, at + 30 * 60_000, { MAIL_QUEUE: later.binding });
+    expect(later.messages).toEqual([]);
+    expect(
+      await db
+        .prepare('SELECT status, enqueued FROM fanouts WHERE kind = ?1 AND start_ms = ?2')
+        .bind('reminder24h', START_MS)
+        .first(),
+    ).toEqual({ status: 'done', enqueued: FANOUT_SLICES });
+  });
+
+  it('lets exactly one of two overlapping cron runs fan out', async () => {
+    const at = START_MS - 30 * 60_000;
+    const a = fakeQueue();
+    const b = fakeQueue();
+    const [sa, sb] = await Promise.all([
+      fanOutReminders({ ...env, MAIL_QUEUE: a.binding }, new Date(at)),
+      fanOutReminders({ ...env, MAIL_QUEUE: b.binding }, new Date(at)),
+    ]);
+    expect([sa.messages, sb.messages].sort()).toEqual([0, FANOUT_SLICES]);
+    expect(a.messages.length + b.messages.length).toBe(FANOUT_SLICES);
+  });
+
+  it('skips while another run holds the lease and takes over once it has expired', async () => {
+    const end = START_MS + DEFAULT_CONFIG.webinar.durationMinutes * 60_000;
+    const at = end + 2 * HOUR;
+    const withReplay = structuredClone(DEFAULT_CONFIG);
+    // The replay needs a link in the live config: publish one straight into KV.
+    withReplay.webinar.replayUrl = 'https://video.example/aufzeichnung';
+    await env.CONTENT.put('config:v1', JSON.stringify({ version: 1, config: withReplay }));
+    await env.CONTENT.put('config:current', '1');
+    resetConfigCache();
+    try {
+      await db
+        .prepare(
+          `INSERT INTO fanouts (kind, start_ms, status, lease_until, updated_at) VALUES ('replay', ?1, 'running', ?2, ?3)`,
+        )
+        .bind(START_MS, at + 60_000, at - 60_000)
+        .run();
+      const busy = fakeQueue();
+      expect(await fanOutReminders({ ...env, MAIL_QUEUE: busy.binding }, new Date(at))).toMatchObject({
+        kind: 'replay',
+        skipped: 'running',
+      });
+      expect(busy.messages).toEqual([]);
+
+      const takeover = fakeQueue();
+      const stats = await fanOutReminders(
+        { ...env, MAIL_QUEUE: takeover.binding },
+        new Date(at + FANOUT_LEASE_MS),
+      );
+      expect(stats).toMatchObject({ kind: 'replay', messages: FANOUT_SLICES });
+      expect(stats.skipped).toBeUndefined();
+      expect(takeover.messages).toHaveLength(FANOUT_SLICES);
+    } finally {
+      await env.CONTENT.delete('config:current');
+      resetConfigCache();
+    }
   });
 
   it('does nothing when no reminder is due', async () => {
@@ -140,42 +218,112 @@ describe('scheduled reminders', () => {
 });
 
 describe('hourly maintenance', () => {
-  it('re-enqueues the confirmation only for pending leads that never got one', async () => {
+  it('re-enqueues the confirmation only for pending leads that never got one and could still confirm', async () => {
     const now = Date.now();
-    const lost = await leadAt(now - 20 * 60_000, 'lost');
-    const sent = await leadAt(now - 20 * 60_000, 'sent');
-    await markSent(env.LEADS, 'confirm', sent.id, { at: new Date(now - 19 * 60_000).toISOString() });
-    const dead = await leadAt(now - 20 * 60_000, 'dead');
-    await env.LEADS.put(`dlq:confirm:${dead.id}`, '{}');
-    const fresh = await leadAt(now - 2 * 60_000, 'fresh');
+    const lost = await seedLead({ status: 'pending', createdMs: now - 20 * 60_000, claim: false });
+    const sent = await seedLead({ status: 'pending', createdMs: now - 20 * 60_000 });
+    const dead = await seedLead({ status: 'pending', createdMs: now - 20 * 60_000, claim: false });
+    await db
+      .prepare(
+        `INSERT INTO dead_letters (key, kind, lead_id, reason, attempts, failed_at, body)
+         VALUES (?1, 'confirm', ?2, 'Versand fehlgeschlagen', 6, ?3, '{}')`,
+      )
+      .bind(`confirm:${dead}`, dead, now - 10 * 60_000)
+      .run();
+    const fresh = await seedLead({ status: 'pending', createdMs: now - 2 * 60_000, claim: false });
+    const expired = await seedLead({ status: 'pending', createdMs: now - 8 * DAY, claim: false });
+    const confirmed = await seedLead({
+      status: 'confirmed',
+      createdMs: now - 20 * 60_000,
+      confirmedMs: now - 19 * 60_000,
+      claim: false,
+    });
 
     const queue = fakeQueue();
     await runCron(CRON_HOURLY, now, { MAIL_QUEUE: queue.binding });
-    const ids = (queue.messages as QueueJob[]).flatMap((j) =>
-      j.type === 'mail' && j.kind === 'confirm' ? [j.leadId] : [],
+    const mine = (queue.messages as QueueJob[]).filter(
+      (j) => j.type === 'mail' && [lost, sent, dead, fresh, expired, confirmed].includes(j.leadId),
     );
-    expect(ids).toContain(lost.id);
-    expect(ids).not.toContain(sent.id);
-    expect(ids).not.toContain(dead.id);
-    expect(ids).not.toContain(fresh.id);
+    expect(mine).toEqual([
+      { type: 'mail', kind: 'confirm', leadId: lost, requestedAt: now - 20 * 60_000, ref: 'new' },
+    ]);
   });
 
-  it('purges unconfirmed leads after 30 days and keeps confirmed and recent ones', async () => {
+  it(`purges leads never confirmed after ${PURGE_DAYS} days with everything stored about them`, async () => {
     const now = Date.now();
-    const old = await leadAt(now - 31 * 86_400_000, 'old');
-    await markSent(env.LEADS, 'confirm', old.id, { at: new Date(now - 31 * 86_400_000).toISOString() });
-    const recent = await leadAt(now - 29 * 86_400_000, 'recent');
-    const oldConfirmed = await leadAt(now - 40 * 86_400_000, 'oldconfirmed');
-    await confirmLead(env.LEADS, oldConfirmed.id, {
-      at: new Date().toISOString(),
-      ip: '192.0.2.3',
-      userAgent: 'ua',
+    const old = await seedLead({ status: 'pending', createdMs: now - (PURGE_DAYS + 1) * DAY });
+    await db
+      .prepare(
+        `INSERT INTO dead_letters (key, kind, lead_id, reason, attempts, failed_at, body)
+         VALUES (?1, 'confirm', ?2, 'x', 6, ?3, '{}')`,
+      )
+      .bind(`confirm:${old}`, old, now - (PURGE_DAYS + 1) * DAY)
+      .run();
+    const recent = await seedLead({ status: 'pending', createdMs: now - (PURGE_DAYS - 1) * DAY });
+    const oldConfirmed = await seedLead({
+      status: 'confirmed',
+      createdMs: now - (PURGE_DAYS + 10) * DAY,
+      confirmedMs: now - (PURGE_DAYS + 9) * DAY,
+    });
+    // Confirmed once, unsubscribed since: its consent history is proof and stays.
+    const oldUnsubscribed = await seedLead({
+      status: 'unsubscribed',
+      createdMs: now - (PURGE_DAYS + 10) * DAY,
+      confirmedMs: now - (PURGE_DAYS + 9) * DAY,
     });
 
     await runCron(CRON_HOURLY, now, { MAIL_QUEUE: fakeQueue().binding });
-    expect(await getLead(env.LEADS, old.id)).toBeNull();
-    expect(await env.LEADS.get(`sent:confirm:${old.id}`)).toBeNull();
-    expect(await getLead(env.LEADS, recent.id)).not.toBeNull();
-    expect((await getLead(env.LEADS, oldConfirmed.id))!.status).toBe('confirmed');
+    expect(await rowsOf(old)).toEqual({
+      leads: 0,
+      consents: 0,
+      lead_events: 0,
+      mail_sends: 0,
+      dead_letters: 0,
+    });
+    for (const kept of [recent, oldConfirmed, oldUnsubscribed])
+      expect(await rowsOf(kept)).toMatchObject({ leads: 1, consents: 1, lead_events: 1, mail_sends: 1 });
+  });
+
+  it('deletes in chunks until none is due, and the next run finishes what a spent budget left', async () => {
+    const cutoff = Date.now() - PURGE_DAYS * DAY;
+    const due = await Promise.all(
+      Array.from({ length: 11 }, (_, i) => seedLead({ status: 'pending', createdMs: cutoff - DAY - i })),
+    );
+    const left = () =>
+      db
+        .prepare('SELECT COUNT(*) AS n FROM leads WHERE id IN (SELECT value FROM json_each(?1))')
+        .bind(JSON.stringify(due))
+        .first<number>('n');
+
+    const first = await purgeUnconfirmed(db, cutoff, { chunk: 3, maxChunks: 2 });
+    expect(first).toMatchObject({ purged: 6, chunks: 2, more: true });
+    expect(await left()).toBe(5);
+    const second = await purgeUnconfirmed(db, cutoff, { chunk: 3 });
+    expect(second).toMatchObject({ purged: 5, more: false });
+    expect(await left()).toBe(0);
+    const orphans = await db
+      .prepare(
+        `SELECT (SELECT COUNT(*) FROM consents WHERE lead_id NOT IN (SELECT id FROM leads))
+              + (SELECT COUNT(*) FROM lead_events WHERE lead_id NOT IN (SELECT id FROM leads))
+              + (SELECT COUNT(*) FROM mail_sends WHERE lead_id NOT IN (SELECT id FROM leads)) AS n`,
+      )
+      .first<number>('n');
+    expect(orphans).toBe(0);
+  });
+
+  it('drops audit entries past their retention and keeps recent ones', async () => {
+    const now = Date.now();
+    await db.batch(
+      [now - 401 * DAY, now - DAY].map((at, i) =>
+        db
+          .prepare(`INSERT INTO audit_log (at, role, actor, action) VALUES (?1, 'ops', 'token:ops', ?2)`)
+          .bind(at, `cron.test.${i}`),
+      ),
+    );
+    await runCron(CRON_HOURLY, now, { MAIL_QUEUE: fakeQueue().binding });
+    const { results } = await db
+      .prepare(`SELECT action FROM audit_log WHERE action LIKE 'cron.test.%' ORDER BY action`)
+      .all<{ action: string }>();
+    expect(results.map((r) => r.action)).toEqual(['cron.test.1']);
   });
 });
