@@ -32,11 +32,12 @@ export const FANOUT_LEASE_MS = 10 * 60_000;
 const REPLAY_DELAY_MS = 30 * 60_000;
 const REPLAY_WINDOW_MS = 14 * 24 * HOUR;
 /**
- * Slices of the lead-id space, one `fanout` job each: 256 = two hex digits. Lead ids are
- * HMACs, so at 500,000 confirmed leads a slice holds about 1,950 ids: one D1 query and 20
- * `sendBatch` calls of 100 in the consumer.
+ * Slices of the lead-id space, one `fanout` job each: 4096 = three hex digits. Lead ids
+ * are HMACs, so at 500,000 confirmed leads a slice holds about 122 ids: one D1 query and
+ * two `sendBatch` calls in the consumer, so even a consumer batch of 50 slices stays at
+ * 150 subrequests (decision 041). The cron run itself makes 41 `sendBatch` calls.
  */
-export const FANOUT_SLICES = 256;
+export const FANOUT_SLICES = 4096;
 /** Sweep only leads older than this: younger ones may still be in the queue. */
 export const SWEEP_MIN_AGE_MS = 15 * 60_000;
 /** Confirmations re-enqueued per hourly run at most (20 `sendBatch` calls). */
