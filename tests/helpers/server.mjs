@@ -3,7 +3,8 @@
  * benches.
  *
  * Each server gets its own local storage (a fresh temp dir passed to vite.config.ts as
- * WEBINAR_PERSIST_DIR), so tests never see each other's KV, and its own copy of dist/
+ * WEBINAR_PERSIST_DIR, with the D1 migrations applied before the server starts, as
+ * `npm run preview` does), so tests never see each other's data, and its own copy of dist/
  * (a snapshot taken at start), so a `vite build` that someone runs meanwhile cannot swap
  * the hashed assets away under a running test. The server runs in its own
  * process group (`setsid`) because vite spawns workerd as a child that outlives vite when
@@ -17,6 +18,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyMigrations } from '../../scripts/d1-local.mjs';
 import { personalDataIn, serverLines } from './personal-data.mjs';
 
 /** Repository root (this file is tests/helpers/server.mjs). */
@@ -109,7 +111,7 @@ function snapshotDist(extraAssets = {}, environment) {
 /**
  * @typedef {object} RunningServer
  * @property {string} url        Origin without trailing slash, e.g. http://127.0.0.1:4300
- * @property {string} persistDir Directory holding this server's local KV (`<dir>/v3/kv`)
+ * @property {string} persistDir Directory holding this server's local storage (`<dir>/v3/kv`, `<dir>/v3/d1`)
  * @property {number} port
  * @property {() => string} output stdout+stderr of vite so far (for failure messages)
  * @property {() => Promise<void>} stop Kills vite and workerd; keeps persistDir for reading KV
@@ -146,6 +148,14 @@ export async function startServer({
     rmSync(appDir, { recursive: true, force: true });
     if (ownPersistDir) rmSync(persistDir, { recursive: true, force: true });
   };
+  try {
+    applyMigrations({ persistTo: persistDir, quiet: true });
+  } catch (error) {
+    removeDirs();
+    throw new Error(
+      `applying the D1 migrations to ${persistDir} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+  }
   const preview = await startPreview({
     cwd: appDir,
     port,
