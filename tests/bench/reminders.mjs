@@ -1,57 +1,72 @@
 /**
- * Reminder fan-out bench (module interface: see run.mjs): seeds 100,000 confirmed leads
- * (plus some pending ones that must be left out) into a fresh local KV, starts the built
- * worker bundle (dist/webinar_landing/index.js) in local workerd through Miniflare with
- * that KV and the real queue producers, runs the 5-minute cron at a time when the 24-hour
- * reminder is due, and reports the time the fan-out took and the KV and queue operations it
- * made (logged by the worker as `reminders.fanned_out`). The wall time includes the 1.1 s the
- * worker waits between two writes of its state key (KV: one write per second per key). No
- * consumer runs, so the bench measures the enqueueing, not 100,000 local mails.
- * See docs/decisions/041-reminder-fanout.md.
+ * Cron bench on D1 (module interface: see run.mjs). Seeds 500,000 confirmed leads
+ * (BENCH_REMINDER_LEADS) into a fresh local D1 with the real migrations (generated in SQL
+ * by one recursive INSERT per 100,000, so seeding takes seconds), starts the BUILT worker
+ * bundle (dist/webinar_landing/index.js) in local workerd through Miniflare on that
+ * database, and reports against the Workers Paid limits (docs/decisions/041-reminder-fanout.md):
  *
- * `BENCH_REMINDER_LEADS=10000 npm run bench reminders` for a quick run.
- * Run alone: `node tests/bench/reminders.mjs`.
+ * - the 5-minute cron at a time the 24-hour reminder is due: wall time, D1 statements,
+ *   `sendBatch` calls and messages (logged by the worker as `reminders.fanned_out`);
+ * - what one consumer invocation then does per slice: the slice query's time and size at
+ *   this many leads, and the subrequests of a consumer batch of 50 slices;
+ * - the hourly cron with 200,000 due unconfirmed leads (BENCH_PURGE_LEADS, each with a
+ *   consent, an event and a mail claim): rows left (must be 0), chunks, D1 statements.
+ *
+ * No consumer runs, so the bench measures the cron runs, not 500,000 local mails.
+ * `BENCH_REMINDER_LEADS=20000 BENCH_PURGE_LEADS=10000 npm run bench reminders` for a quick
+ * run; `node tests/bench/reminders.mjs` runs it alone and exits 1 when a limit is exceeded.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { LEADS_NAMESPACE, seedLeads } from './seed.mjs';
+import { applyMigrations } from '../../scripts/d1-local.mjs';
 import { ROOT } from '../helpers/server.mjs';
 
-const CONFIRMED = Number(process.env.BENCH_REMINDER_LEADS ?? 100_000);
-const PENDING = Math.round(CONFIRMED / 20);
-/** The LEADS namespace id from wrangler.toml: local storage is keyed by it. */
+const CONFIRMED = Number(process.env.BENCH_REMINDER_LEADS ?? 500_000);
+const PURGE = Number(process.env.BENCH_PURGE_LEADS ?? 200_000);
+/** Recent unconfirmed leads that the purge must keep. */
+const KEEP = Math.max(10, Math.round(PURGE / 100));
+const DAY = 86_400_000;
+/** Workers Paid: D1 queries per invocation; subrequests counted against the older 1000. */
+const D1_QUERIES_MAX = 1000;
+const SUBREQUESTS_MAX = 1000;
+const D1_STATEMENT_MAX_MS = 30_000;
+/** Consumer batch size of the mail queue (wrangler.toml max_batch_size). */
+const CONSUMER_BATCH = 50;
 
-/** Leads as the real store writes them, with only the metadata the fan-out reads mattering. */
-const SEED_WORKER = `
-export default {
-  async fetch(req, env) {
-    const { from, to, confirmed } = await req.json();
-    const puts = [];
-    for (let i = from; i < to; i++) {
-      const id = i.toString(16).padStart(8, '0') + 'c'.repeat(56);
-      const c = new Date(Date.UTC(2026, 10, 1) + i).toISOString();
-      const s = i < confirmed ? 'confirmed' : 'pending';
-      const m = { e: 'bench.reminder.' + i + '@beispiel.de', s, c, p: 'before' };
-      if (s === 'confirmed') m.cf = c;
-      puts.push(env.LEADS.put('lead:' + id, JSON.stringify({ schema: 1, id, email: m.e, status: s, createdAt: c }), { metadata: m }));
-    }
-    await Promise.all(puts);
-    return new Response('ok');
-  },
-};`;
+/** Rows generated in SQL: `count` leads from `offset`, all with one status and creation time. */
+function seedLeadsSql(status, count, offset, createdMs) {
+  const confirmedAt = status === 'confirmed' ? 'c' : 'NULL';
+  return `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ${count}),
+    rows(id, c, i) AS (SELECT lower(hex(randomblob(32))), ${createdMs} + i, i FROM n)
+    INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at, confirmed_at)
+    SELECT id, lower(hex(randomblob(32))), 'bench.cron.' || (i + ${offset}) || '@beispiel.de', 'Bench',
+      '${status}', 'before', c, c, ${confirmedAt} FROM rows`;
+}
 
-/** Starts the BUILT worker bundle in Miniflare on the seeded KV, with the real queue producers. */
-async function startWorker(persistDir) {
+/** A consent, an event and a sent confirmation for every pending lead, as registration leaves them. */
+const PENDING_CHILDREN = [
+  `INSERT INTO consents (lead_id, kind, status, text_version, text, given_at, given_ip, given_ua)
+   SELECT id, 'privacy', 'pending', 'v1', 'Datenschutzhinweis', created_at, '192.0.2.1', 'bench' FROM leads WHERE status = 'pending'`,
+  `INSERT INTO lead_events (lead_id, type, at) SELECT id, 'registered', created_at FROM leads WHERE status = 'pending'`,
+  `INSERT INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, sent_at)
+   SELECT id, 'confirm', 'new', created_at, created_at, created_at FROM leads WHERE status = 'pending'`,
+];
+
+/** The BUILT worker bundle in Miniflare on the seeded D1, with the real queue producers. */
+function startWorker(persistDir) {
   const wrangler = JSON.parse(readFileSync(join(ROOT, 'dist/webinar_landing/wrangler.json'), 'utf8'));
   let output = '';
   const mf = new Miniflare({
     scriptPath: join(ROOT, 'dist/webinar_landing/index.js'),
     modules: true,
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }],
     compatibilityDate: wrangler.compatibility_date,
     compatibilityFlags: wrangler.compatibility_flags,
-    kvNamespaces: { LEADS: LEADS_NAMESPACE, CONTENT: '00000000000000000000000000000002' },
+    d1Databases: { DB: wrangler.d1_databases[0].database_id },
+    d1Persist: join(persistDir, 'v3', 'd1'),
+    kvNamespaces: Object.fromEntries(wrangler.kv_namespaces.map((k) => [k.binding, k.id])),
     kvPersist: join(persistDir, 'v3', 'kv'),
     queueProducers: { MAIL_QUEUE: 'webinar-mail', MAIL_DLQ: 'webinar-mail-dlq' },
     bindings: {
@@ -67,91 +82,172 @@ async function startWorker(persistDir) {
   return { mf, output: () => output };
 }
 
+/** The JSON of the worker's first log line with this event, waiting for the log to flush. */
+async function logged(worker, event) {
+  for (let i = 0; i < 100; i++) {
+    const line = worker
+      .output()
+      .split('\n')
+      .find((l) => l.includes(`"event":"${event}"`));
+    if (line) return JSON.parse(line.slice(line.indexOf('{')));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the worker did not log ${event}:\n${worker.output().slice(-2000)}`);
+}
+
+async function scheduled(fetcher, worker, cron, scheduledTime) {
+  const started = performance.now();
+  const result = await fetcher.scheduled({ cron, scheduledTime });
+  const ms = performance.now() - started;
+  if (result.outcome !== 'ok')
+    throw new Error(`scheduled ${cron} ended with ${result.outcome}:\n${worker.output()}`);
+  return ms;
+}
+
+const fmt = (n) => n.toLocaleString('de-DE');
+const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
 export async function run({ log }) {
   const content = JSON.parse(readFileSync(join(ROOT, 'src/content/webinar.json'), 'utf8'));
   const startMs = Date.parse(content.webinar.start);
-  const persistDir = mkdtempSync(join(tmpdir(), 'webinar-bench-reminders-'));
+  const persistDir = mkdtempSync(join(tmpdir(), 'webinar-bench-cron-'));
   let worker;
   try {
-    log(
-      `seeding ${CONFIRMED.toLocaleString('de-DE')} confirmed and ${PENDING.toLocaleString('de-DE')} pending leads …`,
-    );
+    applyMigrations({ persistTo: persistDir, quiet: true });
+    worker = startWorker(persistDir);
+    const db = await worker.mf.getD1Database('DB');
+
+    log(`seeding ${fmt(CONFIRMED)} confirmed, ${fmt(PURGE)} due and ${fmt(KEEP)} recent unconfirmed leads …`);
     const seedStart = Date.now();
-    await seedLeads(persistDir, SEED_WORKER, CONFIRMED + PENDING, { confirmed: CONFIRMED }, log);
-    log(`  seeding took ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    const now = Date.now();
+    for (let from = 0; from < CONFIRMED; from += 100_000)
+      await db
+        .prepare(seedLeadsSql('confirmed', Math.min(100_000, CONFIRMED - from), from, now - 60 * DAY))
+        .run();
+    for (let from = 0; from < PURGE; from += 100_000)
+      await db
+        .prepare(seedLeadsSql('pending', Math.min(100_000, PURGE - from), CONFIRMED + from, now - 40 * DAY))
+        .run();
+    await db.prepare(seedLeadsSql('pending', KEEP, CONFIRMED + PURGE, now - 2 * DAY)).run();
+    for (const sql of PENDING_CHILDREN) await db.prepare(sql).run();
+    log(`  seeding took ${secs(Date.now() - seedStart)}`);
 
-    // `vite preview` does not pass /cdn-cgi/handler/scheduled on to a worker with static
-    // assets, so the built bundle runs in Miniflare here, with the same KV and queues.
-    worker = await startWorker(persistDir);
+    // --- the 5-minute cron: 23 hours before the start the 24-hour reminder is due.
     const fetcher = await worker.mf.getWorker();
-    // 23 hours before the start: the 24-hour reminder is due.
-    const scheduledTime = new Date(startMs - 23 * 3_600_000);
-    const started = performance.now();
-    const result = await fetcher.scheduled({ cron: '*/5 * * * *', scheduledTime });
-    const totalMs = performance.now() - started;
-    if (result.outcome !== 'ok')
-      throw new Error(`scheduled ended with ${result.outcome}:\n${worker.output()}`);
-
-    let stats;
-    for (let i = 0; i < 50 && !stats; i++) {
-      const line = worker
-        .output()
-        .split('\n')
-        .find((l) => l.includes('"event":"reminders.fanned_out"'));
-      if (line) stats = JSON.parse(line.slice(line.indexOf('{')));
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!stats)
-      throw new Error(`the worker did not log reminders.fanned_out:\n${worker.output().slice(-2000)}`);
-
-    const pages = Math.ceil((CONFIRMED + PENDING) / 1000);
-    const kvOps = stats.listCalls + stats.kvGets + stats.kvWrites;
-    const subrequests = kvOps + stats.sendBatchCalls;
+    const fanoutMs = await scheduled(fetcher, worker, '*/5 * * * *', new Date(startMs - 23 * 3_600_000));
+    const fan = await logged(worker, 'reminders.fanned_out');
+    const fanSubrequests = fan.d1Queries + fan.sendBatchCalls;
     log(
-      `  ${stats.leads.toLocaleString('de-DE')} leads in ${stats.messages} fan-out messages, ` +
-        `${stats.sendBatchCalls} sendBatch calls, ${(totalMs / 1000).toFixed(2)} s`,
+      `  fan-out: ${fan.messages} slice messages in ${fan.sendBatchCalls} sendBatch calls, ` +
+        `${fan.d1Queries} D1 statements, ${secs(fanoutMs)}`,
     );
+
+    // --- what the consumer does per slice at this many leads (its own query, timed here).
+    const slices = Array.from({ length: 16 }, (_, i) => (i * 256).toString(16).padStart(3, '0'));
+    let sliceMax = 0;
+    let sliceMs = 0;
+    for (const from of slices) {
+      const to = (parseInt(from, 16) + 1).toString(16).padStart(3, '0');
+      const t = performance.now();
+      const { results } = await db
+        .prepare(`SELECT id FROM leads WHERE status = 'confirmed' AND id >= ?1 AND id < ?2 ORDER BY id`)
+        .bind(from, to)
+        .all();
+      sliceMs = Math.max(sliceMs, performance.now() - t);
+      sliceMax = Math.max(sliceMax, results.length);
+    }
+    const perSlice = 1 + Math.ceil(sliceMax / 100);
+    const consumerSubrequests = CONSUMER_BATCH * perSlice;
+    log(`  largest sampled slice: ${sliceMax} confirmed leads, query ${sliceMs.toFixed(1)} ms`);
+
+    // --- the hourly cron: sweep, purge, audit purge.
+    const purgeMs = await scheduled(fetcher, worker, '17 * * * *', new Date(now));
+    const purge = await logged(worker, 'reminders.purged');
+    const count = async (sql) => (await db.prepare(sql).first()).n;
+    const dueLeft = await count(
+      `SELECT COUNT(*) AS n FROM leads WHERE status = 'pending' AND created_at < ${now - 30 * DAY}`,
+    );
+    const orphans = await count(
+      `SELECT (SELECT COUNT(*) FROM consents WHERE lead_id NOT IN (SELECT id FROM leads))
+            + (SELECT COUNT(*) FROM lead_events WHERE lead_id NOT IN (SELECT id FROM leads))
+            + (SELECT COUNT(*) FROM mail_sends WHERE lead_id NOT IN (SELECT id FROM leads)) AS n`,
+    );
+    const kept = await count(`SELECT COUNT(*) AS n FROM leads WHERE status = 'pending'`);
+    const confirmedLeft = await count(`SELECT COUNT(*) AS n FROM leads WHERE status = 'confirmed'`);
+    log(
+      `  purge: ${fmt(purge.purged)} leads in ${purge.chunks} chunks, ${purge.d1Queries} D1 statements, ${secs(purgeMs)}`,
+    );
+
     return {
       name: 'reminders',
       rows: [
-        { metric: 'confirmed leads', value: String(CONFIRMED) },
+        { metric: 'confirmed leads', value: fmt(CONFIRMED) },
         {
-          metric: 'leads reminded',
-          value: String(stats.leads),
-          target: `= ${CONFIRMED}`,
-          pass: stats.leads === CONFIRMED,
+          metric: 'fan-out: slice messages',
+          value: String(fan.messages),
+          target: '= 4096',
+          pass: fan.messages === 4096,
         },
-        { metric: 'cron run, wall time', value: `${(totalMs / 1000).toFixed(2)} s` },
+        { metric: 'fan-out: cron run, wall time', value: secs(fanoutMs) },
         {
-          metric: 'fan-out work (list + enqueue)',
-          value: `${(stats.workMs / 1000).toFixed(2)} s`,
-        },
-        {
-          metric: 'KV list calls',
-          value: String(stats.listCalls),
-          target: `≤ ${pages}`,
-          pass: stats.listCalls <= pages,
-        },
-        { metric: 'KV gets / writes', value: `${stats.kvGets} / ${stats.kvWrites}` },
-        {
-          metric: 'queue sendBatch calls',
-          value: String(stats.sendBatchCalls),
-          target: `≤ ${pages}`,
-          pass: stats.sendBatchCalls <= pages,
-        },
-        { metric: 'queue messages (≤ 100 leads each)', value: String(stats.messages) },
-        {
-          metric: 'KV operations in the cron run',
-          value: String(kvOps),
-          target: '≤ 1000',
-          pass: kvOps <= 1000,
+          metric: 'fan-out: D1 statements',
+          value: String(fan.d1Queries),
+          target: `≤ ${D1_QUERIES_MAX}`,
+          pass: fan.d1Queries <= D1_QUERIES_MAX,
         },
         {
-          metric: 'subrequests in the cron run',
-          value: String(subrequests),
-          target: '≤ 1000',
-          pass: subrequests <= 1000,
+          metric: 'fan-out: sendBatch calls (≤ 100 messages each)',
+          value: String(fan.sendBatchCalls),
+          target: `= ${Math.ceil(fan.messages / 100)}`,
+          pass: fan.sendBatchCalls === Math.ceil(fan.messages / 100),
         },
+        {
+          metric: 'fan-out: subrequests in the cron run',
+          value: String(fanSubrequests),
+          target: `≤ ${SUBREQUESTS_MAX}`,
+          pass: fanSubrequests <= SUBREQUESTS_MAX,
+        },
+        { metric: 'consumer: leads in the largest sampled slice', value: String(sliceMax) },
+        {
+          metric: 'consumer: slice query',
+          value: `${sliceMs.toFixed(1)} ms`,
+          target: `< ${D1_STATEMENT_MAX_MS / 1000} s`,
+          pass: sliceMs < D1_STATEMENT_MAX_MS,
+        },
+        {
+          metric: `consumer: subrequests for a batch of ${CONSUMER_BATCH} slices`,
+          value: String(consumerSubrequests),
+          target: `≤ ${SUBREQUESTS_MAX}`,
+          pass: consumerSubrequests <= SUBREQUESTS_MAX,
+        },
+        { metric: 'purge: due unconfirmed leads', value: fmt(PURGE) },
+        {
+          metric: 'purge: leads purged in one hourly run',
+          value: fmt(purge.purged),
+          target: `= ${fmt(PURGE)}`,
+          pass: purge.purged === PURGE && !purge.more,
+        },
+        { metric: 'purge: due rows left', value: String(dueLeft), target: '= 0', pass: dueLeft === 0 },
+        {
+          metric: 'purge: orphaned consents/events/claims',
+          value: String(orphans),
+          target: '= 0',
+          pass: orphans === 0,
+        },
+        {
+          metric: 'purge: recent unconfirmed and confirmed leads kept',
+          value: `${fmt(kept)} / ${fmt(confirmedLeft)}`,
+          target: `= ${fmt(KEEP)} / ${fmt(CONFIRMED)}`,
+          pass: kept === KEEP && confirmedLeft === CONFIRMED,
+        },
+        { metric: 'purge: chunks (5,000 leads each)', value: String(purge.chunks) },
+        {
+          metric: 'purge: D1 statements',
+          value: String(purge.d1Queries),
+          target: `≤ ${D1_QUERIES_MAX / 2} (half the invocation's budget)`,
+          pass: purge.d1Queries <= D1_QUERIES_MAX / 2,
+        },
+        { metric: 'hourly cron run, wall time', value: secs(purgeMs) },
       ],
     };
   } finally {
@@ -163,4 +259,8 @@ export async function run({ log }) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await run({ log: (l = '') => console.log(l) });
   console.table(result.rows);
+  if (result.rows.some((r) => r.pass === false)) {
+    console.error('A limit was exceeded (FAIL above).');
+    process.exitCode = 1;
+  }
 }
