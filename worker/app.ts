@@ -14,6 +14,7 @@ import { adminOpsRoutes } from './routes/admin-ops';
 import { adminConfigRoutes } from './routes/admin-config';
 import { mediaRoutes } from './routes/media';
 import { adminMailRoutes } from './routes/admin-mail';
+import { adminMigrateRoutes } from './routes/admin-migrate';
 import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
@@ -31,6 +32,7 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/', adminRoutes)
   .route('/', adminOpsRoutes)
   .route('/', adminAbuseRoutes)
+  .route('/', adminMigrateRoutes)
   .route('/', adminConfigRoutes)
   .route('/', mediaRoutes);
 

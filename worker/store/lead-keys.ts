@@ -75,4 +75,14 @@ export async function leadKeys(email: string, secret: string): Promise<{ id: str
   return { id, mailbox };
 }
 
+/**
+ * The lead id of the KV store before D1: HMAC of the trimmed, lower-cased address (no
+ * Unicode or domain normalisation). Erasures moved from KV are keyed by it, so
+ * registration checks it beside the mailbox key (docs/decisions/065-kv-to-d1-migration.md).
+ */
+export async function legacyLeadId(email: string, secret: string): Promise<string> {
+  checkSecret(secret);
+  return hmacHex(secret, email.trim().toLowerCase());
+}
+
 export const LEAD_ID_PATTERN = /^[0-9a-f]{64}$/;

@@ -16,7 +16,7 @@
  */
 import type { Registration } from '../../src/lib/registration';
 import type { Phase } from '../../src/lib/schedule';
-import { leadKeys } from './lead-keys';
+import { leadKeys, legacyLeadId } from './lead-keys';
 
 export type LeadStatus = 'pending' | 'confirmed' | 'unsubscribed';
 export type ConsentKind = 'privacy' | 'giveaway' | 'newsletter';
@@ -122,6 +122,8 @@ export async function registerLead(
   guards: D1PreparedStatement[] = [],
 ): Promise<RegisterResult> {
   const { id, mailbox } = await leadKeys(input.email, secret);
+  // Erasures moved from the KV store are keyed by the KV-era id (decision 065).
+  const legacy = await legacyLeadId(input.email, secret);
   const now = ctx.now.getTime();
   const src = (k: (typeof UTM_FIELDS)[number]) => input[k] || null;
   const wanted: ConsentKind[] = ['privacy'];
@@ -136,7 +138,7 @@ export async function registerLead(
         `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
            config_version, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, landing_path)
          SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
-         WHERE NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?2)
+         WHERE NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox IN (?2, ?15))
          ON CONFLICT (id) DO NOTHING
          RETURNING id`,
       )
@@ -155,6 +157,7 @@ export async function registerLead(
         src('utm_content'),
         input.referrer || null,
         ctx.landingPath ?? null,
+        legacy,
       ),
     db
       .prepare(
@@ -170,7 +173,7 @@ export async function registerLead(
              given_at, given_ip, given_ua)
            SELECT ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9
            WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
-             AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?10)
+             AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox IN (?10, ?11))
            RETURNING kind`,
         )
         .bind(
@@ -184,6 +187,7 @@ export async function registerLead(
           ctx.ip,
           ua(ctx.userAgent),
           mailbox,
+          legacy,
         ),
     ),
     // The minute's count of accepted registrations (ops dashboard), in the same transaction.
