@@ -19,17 +19,26 @@ const QUIET = {
 };
 
 /**
- * Runs wrangler (local only) in the repository, with the project's wrangler.toml.
+ * Runs `wrangler d1 … --local`, by default in the repository with its wrangler.toml.
+ * `config` names another wrangler.toml (for `d1 export`, which has no --persist-to and
+ * reads `.wrangler/state` beside its config).
  * @param {string[]} args wrangler arguments after `d1`
- * @param {{ persistTo?: string, quiet?: boolean }} [options]
+ * @param {{ persistTo?: string, config?: string, quiet?: boolean }} [options]
  * @returns {string} wrangler's output when quiet, else ''
  */
-export function wranglerD1(args, { persistTo, quiet = false } = {}) {
+export function wranglerD1(args, { persistTo, config, quiet = false } = {}) {
   const out = execFileSync(
     process.execPath,
-    [WRANGLER, 'd1', ...args, '--local', ...(persistTo ? ['--persist-to', persistTo] : [])],
+    [
+      WRANGLER,
+      'd1',
+      ...args,
+      '--local',
+      ...(persistTo ? ['--persist-to', persistTo] : []),
+      ...(config ? ['--config', config] : []),
+    ],
     {
-      cwd: ROOT,
+      cwd: config ? dirname(config) : ROOT,
       env: { ...process.env, ...QUIET },
       stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
       encoding: 'utf8',
