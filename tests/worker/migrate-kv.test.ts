@@ -101,7 +101,7 @@ async function runAll(step: 'copy' | 'delete') {
 }
 
 /** Rows per table as the count check shows them; the audit log without the move's own entries. */
-async function tableCounts() {
+async function tableCounts(): Promise<Record<string, number>> {
   const res = await SELF.fetch('https://webinar.test/api/admin/migrate/kv-to-d1', { headers: OPS });
   expect(res.status).toBe(200);
   const { rows } = (await res.json()) as { rows: Record<string, number> };
