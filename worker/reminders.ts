@@ -11,9 +11,15 @@
  * - hourly, `sweepConfirmations` re-enqueues the confirmation for pending leads that never
  *   got one (the enqueue at registration failed), `purgeUnconfirmed` deletes leads never
  *   confirmed within PURGE_UNCONFIRMED_DAYS (in chunks, until none is left or the run's
- *   budget is spent; the next hour continues), and the audit log drops old entries.
+ *   budget is spent; the next hour continues), and the audit log, spent challenge
+ *   solutions and abuse counters past their retention are deleted.
+ * - every 5 minutes also: the KV mirror of the live config version is checked against
+ *   D1, and attack mode switches itself off after a calm half hour.
  */
 import { scheduleOf } from '../src/lib/schedule';
+import { evaluateAttackMode } from './abuse/attack-mode';
+import { purgeSpentChallenges } from './abuse/challenge';
+import { purgeCounts } from './abuse/counters';
 import { purgeAudit } from './audit-log';
 import { getLiveConfig, syncCurrentMirror } from './config-store';
 import { errorMessage, log } from './log';
@@ -239,11 +245,16 @@ export async function runScheduled(cron: string, env: Env, now: Date): Promise<v
   if (cron === CRON_REMINDERS || cron === '') {
     parts.push(['reminders', () => fanOutReminders(env, now)]);
     parts.push(['config-mirror', () => syncCurrentMirror(env.DB, env.CONTENT, now.getTime())]);
+    parts.push(['attack-mode', () => evaluateAttackMode(env.DB, env, now.getTime())]);
   }
   if (cron === CRON_HOURLY || cron === '') {
     parts.push(['sweep', () => sweepConfirmations(env, now)]);
     parts.push(['purge', () => purgeUnconfirmed(env.DB, now.getTime() - purgeDays(env) * 86_400_000)]);
     parts.push(['audit', () => purgeAudit(env.DB, now.getTime())]);
+    parts.push(['challenges', () => purgeSpentChallenges(env.DB, now.getTime())]);
+    parts.push(['abuse-counts', () => purgeCounts(env.DB, now.getTime())]);
+    // TODO(ops port): add purgeDeadLetters(env.DB, nowMs) from worker/mail/dead-letters.ts
+    // here once the dead letters live in D1 (it is not on main yet).
   }
   if (!parts.length) log.warn('cron.unknown', { cron });
   const results = await Promise.allSettled(parts.map(([, run]) => run()));

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { applyMigrations, wranglerD1 } from '../../scripts/d1-local.mjs';
+import { registerJson } from '../helpers/register.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 
 const LEADS = [
@@ -46,11 +47,7 @@ let server;
 before(async () => {
   server = await startServer({ persistDir: source.state });
   for (const lead of LEADS) {
-    const res = await fetch(`${server.url}/api/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...lead, privacy: true }),
-    });
+    const res = await registerJson(server.url, { ...lead, privacy: true });
     assert.equal(res.status, 200, await res.text());
   }
   // The dump is taken from a database no server writes to (as with a deployment's export).

@@ -269,6 +269,13 @@ describe('moving a KV-era deployment into D1', () => {
       ]),
     );
     expect(sends.results).toHaveLength(4);
+    // Counted by the send budgets like a confirmation sent by this deployment.
+    expect(
+      await db
+        .prepare(`SELECT mailbox, domain FROM mail_sends WHERE lead_id = ?1 AND kind = 'confirm'`)
+        .bind(c.id)
+        .first(),
+    ).toEqual({ mailbox: c.mailbox, domain: 'example.de' });
     const letter = await db
       .prepare('SELECT key, lead_id, body FROM dead_letters WHERE lead_id = ?1')
       .bind(fixture.idn.id)

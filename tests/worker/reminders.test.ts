@@ -353,19 +353,31 @@ describe('hourly maintenance', () => {
     expect(orphans).toBe(0);
   });
 
-  it('drops audit entries past their retention and keeps recent ones', async () => {
+  it('drops audit entries, spent challenge solutions and abuse counts past their retention', async () => {
     const now = Date.now();
-    await db.batch(
-      [now - 401 * DAY, now - DAY].map((at, i) =>
+    await db.batch([
+      ...[now - 401 * DAY, now - DAY].map((at, i) =>
         db
           .prepare(`INSERT INTO audit_log (at, role, actor, action) VALUES (?1, 'ops', 'token:ops', ?2)`)
           .bind(at, `cron.test.${i}`),
       ),
-    );
+      db
+        .prepare('INSERT INTO challenge_spent (signature, expires_at) VALUES (?1, ?2), (?3, ?4)')
+        .bind('cron-expired', now - 60_000, 'cron-valid', now + HOUR),
+      db
+        .prepare(
+          `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1, 'cron:test', 1), (?2, 'cron:test', 2)`,
+        )
+        .bind(now - 31 * DAY - (now % 60_000), now - DAY - (now % 60_000)),
+    ]);
     await runCron(CRON_HOURLY, now, { MAIL_QUEUE: fakeQueue().binding });
-    const { results } = await db
-      .prepare(`SELECT action FROM audit_log WHERE action LIKE 'cron.test.%' ORDER BY action`)
-      .all<{ action: string }>();
-    expect(results.map((r) => r.action)).toEqual(['cron.test.1']);
+    const rows = async (sql: string) => (await db.prepare(sql).all()).results;
+    expect(await rows(`SELECT action FROM audit_log WHERE action LIKE 'cron.test.%'`)).toEqual([
+      { action: 'cron.test.1' },
+    ]);
+    expect(await rows(`SELECT signature FROM challenge_spent WHERE signature LIKE 'cron-%'`)).toEqual([
+      { signature: 'cron-valid' },
+    ]);
+    expect(await rows(`SELECT n FROM abuse_counts WHERE reason = 'cron:test'`)).toEqual([{ n: 2 }]);
   });
 });

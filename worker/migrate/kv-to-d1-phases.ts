@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import { readPointer } from '../config-store';
-import { leadKeys } from '../store/lead-keys';
+import { leadKeys, normaliseAddress } from '../store/lead-keys';
 import * as L from './legacy-kv';
 import { sendRef as claimRef } from './legacy-kv';
 import { bulk, copyDraws, insertRows, json, list, type Ctx } from './kv-to-d1-sql';
@@ -72,6 +72,9 @@ async function copyLeads(ctx: Ctx, cursor?: string): Promise<string | undefined>
     }
     const r = await L.leadRows(legacyId, record.output, ctx.secret, ctx.now);
     const id = r.lead.id as string;
+    const mailbox = r.lead.mailbox as string;
+    const normal = normaliseAddress(record.output.email);
+    const domain = normal.slice(normal.lastIndexOf('@') + 1);
     if (!mapped.includes(id)) rows.push(r);
     mapped.push(id);
     for (const kind of markers) {
@@ -80,7 +83,15 @@ async function copyLeads(ctx: Ctx, cursor?: string): Promise<string | undefined>
         json(sent.get(`${L.LEGACY_PREFIXES.sent}${kind}:${legacyId}`)),
       );
       const at = m.success ? Date.parse(m.output.at) : ctx.now;
-      sends.push({ lead_id: id, kind, ref: m.success ? claimRef(kind, m.output) : 'migrated', at });
+      // Mailbox and domain as the send budgets count them (worker/abuse/mail-budget.ts).
+      sends.push({
+        lead_id: id,
+        kind,
+        ref: m.success ? claimRef(kind, m.output) : 'migrated',
+        at,
+        mailbox,
+        domain,
+      });
     }
     for (const kind of letterKinds) {
       const entry = dead.get(`${L.LEGACY_PREFIXES.dlq}${kind}:${legacyId}`)!;

@@ -126,8 +126,8 @@ const SQL = {
     WHERE NOT EXISTS (SELECT 1 FROM consents c WHERE c.lead_id = x.lead_id AND c.kind = x.kind)`,
   events: `INSERT INTO lead_events (lead_id, type, at, detail) SELECT * FROM ${from(['lead_id', 'type', 'at', 'detail'], 1)}
     WHERE NOT EXISTS (SELECT 1 FROM lead_events e WHERE e.lead_id = x.lead_id AND e.type = x.type)`,
-  sends: `INSERT OR IGNORE INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, sent_at)
-    SELECT lead_id, kind, ref, at, at, at FROM ${from(['lead_id', 'kind', 'ref', 'at'], 1)}`,
+  sends: `INSERT OR IGNORE INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, sent_at, mailbox, domain)
+    SELECT lead_id, kind, ref, at, at, at, mailbox, domain FROM ${from(['lead_id', 'kind', 'ref', 'at', 'mailbox', 'domain'], 1)}`,
   letters: `INSERT OR IGNORE INTO dead_letters (key, kind, lead_id, reason, attempts, failed_at, body)
     SELECT * FROM ${from(['key', 'kind', 'lead_id', 'reason', 'attempts', 'failed_at', 'body'], 1)}`,
   suppressions: `INSERT OR IGNORE INTO suppression (mailbox, at, by) SELECT * FROM ${from(['mailbox', 'at', 'by'], 1)}`,
