@@ -11,8 +11,8 @@
  * - hourly, `sweepConfirmations` re-enqueues the confirmation for pending leads that never
  *   got one (the enqueue at registration failed), `purgeUnconfirmed` deletes leads never
  *   confirmed within PURGE_UNCONFIRMED_DAYS (in chunks, until none is left or the run's
- *   budget is spent; the next hour continues), and the audit log, spent challenge
- *   solutions and abuse counters past their retention are deleted.
+ *   budget is spent; the next hour continues), and the audit log, dead letters, spent
+ *   challenge solutions and abuse counters past their retention are deleted.
  * - every 5 minutes also: the KV mirror of the live config version is checked against
  *   D1, and attack mode switches itself off after a calm half hour.
  */
@@ -24,6 +24,7 @@ import { purgeAudit } from './audit-log';
 import { getLiveConfig, syncCurrentMirror } from './config-store';
 import { errorMessage, log } from './log';
 import { purgeDays } from './mail/consumer';
+import { purgeDeadLetters } from './mail/dead-letters';
 import type { FanoutJob, MailJob, ReminderKind } from './mail/jobs';
 import { enqueueJobs } from './mail/producer';
 import { TOKEN_TTL_S } from './tokens';
@@ -253,8 +254,7 @@ export async function runScheduled(cron: string, env: Env, now: Date): Promise<v
     parts.push(['audit', () => purgeAudit(env.DB, now.getTime())]);
     parts.push(['challenges', () => purgeSpentChallenges(env.DB, now.getTime())]);
     parts.push(['abuse-counts', () => purgeCounts(env.DB, now.getTime())]);
-    // TODO(ops port): add purgeDeadLetters(env.DB, nowMs) from worker/mail/dead-letters.ts
-    // here once the dead letters live in D1 (it is not on main yet).
+    parts.push(['dead-letters', () => purgeDeadLetters(env.DB, now.getTime())]);
   }
   if (!parts.length) log.warn('cron.unknown', { cron });
   const results = await Promise.allSettled(parts.map(([, run]) => run()));

@@ -1,7 +1,7 @@
 /**
  * Cron bench on D1 (module interface: see run.mjs). Seeds 500,000 confirmed leads
  * (BENCH_REMINDER_LEADS) into a fresh local D1 with the real migrations (generated in SQL
- * by one recursive INSERT per 100,000, so seeding takes seconds), starts the BUILT worker
+ * by one recursive INSERT per 100,000 through seed.mjs, so seeding takes seconds), starts the BUILT worker
  * bundle (dist/webinar_landing/index.js) in local workerd through Miniflare on that
  * database, and reports against the Workers Paid limits (docs/decisions/041-reminder-fanout.md):
  *
@@ -20,8 +20,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { applyMigrations } from '../../scripts/d1-local.mjs';
 import { ROOT } from '../helpers/server.mjs';
+import { seedD1 } from './seed.mjs';
 
 const CONFIRMED = Number(process.env.BENCH_REMINDER_LEADS ?? 500_000);
 const PURGE = Number(process.env.BENCH_PURGE_LEADS ?? 200_000);
@@ -113,24 +113,26 @@ export async function run({ log }) {
   const persistDir = mkdtempSync(join(tmpdir(), 'webinar-bench-cron-'));
   let worker;
   try {
-    applyMigrations({ persistTo: persistDir, quiet: true });
-    worker = startWorker(persistDir);
-    const db = await worker.mf.getD1Database('DB');
-
     log(`seeding ${fmt(CONFIRMED)} confirmed, ${fmt(PURGE)} due and ${fmt(KEEP)} recent unconfirmed leads …`);
     const seedStart = Date.now();
     const now = Date.now();
-    for (let from = 0; from < CONFIRMED; from += 100_000)
-      await db
-        .prepare(seedLeadsSql('confirmed', Math.min(100_000, CONFIRMED - from), from, now - 60 * DAY))
-        .run();
-    for (let from = 0; from < PURGE; from += 100_000)
-      await db
-        .prepare(seedLeadsSql('pending', Math.min(100_000, PURGE - from), CONFIRMED + from, now - 40 * DAY))
-        .run();
-    await db.prepare(seedLeadsSql('pending', KEEP, CONFIRMED + PURGE, now - 2 * DAY)).run();
-    for (const sql of PENDING_CHILDREN) await db.prepare(sql).run();
+    const chunks = (status, total, offset, createdMs) =>
+      Array.from({ length: Math.ceil(total / 100_000) }, (_, i) =>
+        seedLeadsSql(status, Math.min(100_000, total - i * 100_000), offset + i * 100_000, createdMs),
+      );
+    await seedD1(
+      persistDir,
+      [
+        ...chunks('confirmed', CONFIRMED, 0, now - 60 * DAY),
+        ...chunks('pending', PURGE, CONFIRMED, now - 40 * DAY),
+        seedLeadsSql('pending', KEEP, CONFIRMED + PURGE, now - 2 * DAY),
+        ...PENDING_CHILDREN,
+      ],
+      log,
+    );
     log(`  seeding took ${secs(Date.now() - seedStart)}`);
+    worker = startWorker(persistDir);
+    const db = await worker.mf.getD1Database('DB');
 
     // --- the 5-minute cron: 23 hours before the start the 24-hour reminder is due.
     const fetcher = await worker.mf.getWorker();

@@ -5,11 +5,11 @@
  * generated inside SQLite (a recursive CTE), so 100,000 leads take seconds and no
  * personal data crosses a process boundary or a log.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { QUIET_ENV, ROOT } from '../helpers/server.mjs';
+import { applyMigrations } from '../../scripts/d1-local.mjs';
+import { ROOT } from '../helpers/server.mjs';
 
 /** The D1 database id of the build: local D1 files are keyed by it. */
 function databaseId() {
@@ -24,20 +24,7 @@ function databaseId() {
  * @param {(line: string) => void} log
  */
 export async function seedD1(persistDir, statements, log) {
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
-      'd1',
-      'migrations',
-      'apply',
-      'DB',
-      '--local',
-      '--persist-to',
-      persistDir,
-    ],
-    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: 'ignore' },
-  );
+  applyMigrations({ persistTo: persistDir, quiet: true });
   const mf = new Miniflare({
     modules: true,
     script: 'export default { fetch: () => new Response("seed") };',

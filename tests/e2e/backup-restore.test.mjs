@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { applyMigrations, wranglerD1 } from '../../scripts/d1-local.mjs';
+import { queryD1 } from '../helpers/d1.mjs';
 import { registerJson } from '../helpers/register.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 
@@ -35,11 +36,6 @@ function project() {
   return { dir, config: join(dir, 'wrangler.toml'), state: join(dir, '.wrangler/state') };
 }
 
-function query(sql, persistTo) {
-  const out = wranglerD1(['execute', 'DB', '--command', sql, '--json'], { persistTo, quiet: true });
-  return JSON.parse(out.slice(out.indexOf('[')))[0].results;
-}
-
 const source = project();
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
@@ -60,8 +56,8 @@ after(() => {
 });
 
 describe('backup with wrangler d1 export, restore with wrangler d1 execute --file', () => {
-  it('gives back every lead with its consents in an empty database', () => {
-    const original = query(LEADS_WITH_CONSENTS, source.state);
+  it('gives back every lead with its consents in an empty database', async () => {
+    const original = await queryD1(source.state, LEADS_WITH_CONSENTS);
     assert.deepEqual(
       [...new Set(original.map((r) => r.email))],
       LEADS.map((l) => l.email),
@@ -81,7 +77,7 @@ describe('backup with wrangler d1 export, restore with wrangler d1 execute --fil
     const target = project();
     wranglerD1(['execute', 'DB', '--file', dump, '-y'], { persistTo: target.state, quiet: true });
     // Names with quotes and umlauts, texts, versions and proof: all as they were.
-    assert.deepEqual(query(LEADS_WITH_CONSENTS, target.state), original);
+    assert.deepEqual(await queryD1(target.state, LEADS_WITH_CONSENTS), original);
 
     // The restored database knows its migrations: starting a server on it changes nothing.
     assert.match(applyMigrations({ persistTo: target.state, quiet: true }), /No migrations to apply/);

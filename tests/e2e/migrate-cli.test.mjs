@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Miniflare } from 'miniflare';
-import { wranglerD1 } from '../../scripts/d1-local.mjs';
+import { queryD1 } from '../helpers/d1.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 
 /** The local values from .dev.vars.example, which `vite preview` uses. */
@@ -127,17 +127,10 @@ describe('npm run migrate:kv-to-d1 (CLI)', () => {
 
   it('left every lead with its consents in D1 and no personal key in KV', async () => {
     await server.stop();
-    const out = wranglerD1(
-      [
-        'execute',
-        'DB',
-        '--json',
-        '--command',
-        'SELECT l.email, c.kind, c.status, c.note FROM leads l JOIN consents c ON c.lead_id = l.id ORDER BY l.email, c.kind',
-      ],
-      { persistTo: persistDir, quiet: true },
+    const rows = await queryD1(
+      persistDir,
+      'SELECT l.email, c.kind, c.status, c.note FROM leads l JOIN consents c ON c.lead_id = l.id ORDER BY l.email, c.kind',
     );
-    const rows = JSON.parse(out.slice(out.indexOf('[')))[0].results;
     assert.deepEqual(
       rows.map((r) => [r.email, r.kind, r.status]),
       [

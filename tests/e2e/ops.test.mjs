@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
-import { solveChallenge } from 'altcha-lib/v1';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
 import { queryD1 } from '../helpers/d1.mjs';
+import { solvedAltcha } from '../helpers/register.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 import { parseCsv } from '../helpers/csv.mjs';
 
@@ -75,12 +75,7 @@ async function waitForMail(to, kind, timeoutMs = 30_000) {
 }
 
 /** A solved ALTCHA challenge, as the enhanced form sends it with a registration. */
-async function altcha() {
-  const c = await (await fetch(`${server.url}/api/register/challenge`)).json();
-  const { number } = await solveChallenge(c.challenge, c.salt, c.algorithm, c.maxnumber).promise;
-  const { algorithm, challenge, salt, signature } = c;
-  return btoa(JSON.stringify({ algorithm, challenge, number, salt, signature }));
-}
+const altcha = () => solvedAltcha(server.url);
 
 before(async () => {
   server = await startServer();

@@ -353,7 +353,7 @@ describe('hourly maintenance', () => {
     expect(orphans).toBe(0);
   });
 
-  it('drops audit entries, spent challenge solutions and abuse counts past their retention', async () => {
+  it('drops audit entries, dead letters, spent challenge solutions and abuse counts past their retention', async () => {
     const now = Date.now();
     await db.batch([
       ...[now - 401 * DAY, now - DAY].map((at, i) =>
@@ -361,6 +361,12 @@ describe('hourly maintenance', () => {
           .prepare(`INSERT INTO audit_log (at, role, actor, action) VALUES (?1, 'ops', 'token:ops', ?2)`)
           .bind(at, `cron.test.${i}`),
       ),
+      db
+        .prepare(
+          `INSERT INTO dead_letters (key, kind, lead_id, reason, attempts, failed_at, body)
+           VALUES ('invalid:cron-old', 'invalid', NULL, 'x', 1, ?1, '{}'), ('invalid:cron-new', 'invalid', NULL, 'x', 1, ?2, '{}')`,
+        )
+        .bind(now - 31 * DAY, now - DAY),
       db
         .prepare('INSERT INTO challenge_spent (signature, expires_at) VALUES (?1, ?2), (?3, ?4)')
         .bind('cron-expired', now - 60_000, 'cron-valid', now + HOUR),
@@ -379,5 +385,8 @@ describe('hourly maintenance', () => {
       { signature: 'cron-valid' },
     ]);
     expect(await rows(`SELECT n FROM abuse_counts WHERE reason = 'cron:test'`)).toEqual([{ n: 2 }]);
+    expect(await rows(`SELECT key FROM dead_letters WHERE key LIKE 'invalid:cron-%'`)).toEqual([
+      { key: 'invalid:cron-new' },
+    ]);
   });
 });
