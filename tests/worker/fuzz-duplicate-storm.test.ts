@@ -7,7 +7,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { activeConsent } from '../../worker/store/lead-store';
-import { storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { solvedChallenge, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 const STORM = 50;
 
@@ -21,7 +21,9 @@ async function leadsFor(email: string): Promise<number> {
   return row!.n;
 }
 
-function storm(email: string, variant: (i: number) => string) {
+/** STORM posts at the same moment, each with its own solved challenge (solved beforehand). */
+async function storm(email: string, variant: (i: number) => string) {
+  const solutions = await Promise.all(Array.from({ length: STORM }, () => solvedChallenge()));
   return Promise.all(
     Array.from({ length: STORM }, (_, i) =>
       SELF.fetch('https://webinar.test/api/register', {
@@ -33,6 +35,7 @@ function storm(email: string, variant: (i: number) => string) {
           giveaway: i % 2 === 0,
           newsletter: i % 3 === 0,
           utm_source: `storm-${i}`,
+          altcha: solutions[i],
         }),
       }).then(async (res) => ({ status: res.status, body: await res.json() })),
     ),

@@ -37,6 +37,7 @@ import {
   wrongContentType,
   wrongType,
 } from './fuzz-arbitraries';
+import { withSolution } from './helpers';
 
 /** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
 const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
@@ -71,7 +72,8 @@ function nextIp(): string {
   ipSeq += 1;
   return ipSeq % 2
     ? `10.66.${(ipSeq >> 8) & 255}.${ipSeq & 255}`
-    : `fd00::66:${(ipSeq >> 16).toString(16)}:${(ipSeq & 0xffff).toString(16)}`;
+    : // Each its own /64: the limiter keys an IPv6 client by its /64.
+      `fd00:66:${(ipSeq >> 16).toString(16)}:${(ipSeq & 0xffff).toString(16)}::1`;
 }
 
 /** Addresses accepted (and not honeypotted) vs. rejected, normalised like the lead key. */
@@ -184,10 +186,17 @@ async function checkAnswer(
   return 'rejected';
 }
 
-function post(body: BodyInit, contentType: string | null, ip = nextIp()) {
+/** A registration straight into the app; a JSON object body gets a solved challenge, as the form sends. */
+async function post(body: BodyInit, contentType: string | null, ip = nextIp()) {
   const headers = new Headers({ 'cf-connecting-ip': ip });
   if (contentType !== null) headers.set('content-type', contentType);
-  return app.request('/api/register', { method: 'POST', headers, body, redirect: 'manual' }, env);
+  const json =
+    contentType?.split(';')[0].trim().toLowerCase() === 'application/json' && typeof body === 'string';
+  return app.request(
+    '/api/register',
+    { method: 'POST', headers, body: json ? await withSolution(body) : body, redirect: 'manual' },
+    env,
+  );
 }
 
 /** User agents are stored as proof; printable ASCII only, as a browser could send. */

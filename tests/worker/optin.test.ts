@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { app } from '../../worker/app';
 import { activeConsent, getLead } from '../../worker/store/lead-store';
 import { signToken, TOKEN_TTL_S, type TokenPurpose } from '../../worker/tokens';
-import { uniqueEmail, uniqueIp } from './helpers';
+import { solvedChallenge, uniqueEmail, uniqueIp } from './helpers';
 import { fakeQueue, makeLead } from './mail-helpers';
 
 const BASE = 'https://webinar.test';
@@ -226,13 +226,13 @@ describe('erase', () => {
 });
 
 describe('registration queues the confirmation', () => {
-  const register = (email: string, queue: Queue, environment = env.ENVIRONMENT) =>
+  const register = async (email: string, queue: Queue, environment = env.ENVIRONMENT) =>
     app.request(
       '/api/register',
       {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({ email, privacy: true }),
+        body: JSON.stringify({ email, privacy: true, altcha: await solvedChallenge() }),
       },
       { ...env, MAIL_QUEUE: queue, ENVIRONMENT: environment },
     );

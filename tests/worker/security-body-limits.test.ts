@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
 import { BODY_TIMEOUT_MS } from '../../worker/body-limit';
 import { MAX_BODY_BYTES } from '../../worker/routes/register';
-import { storeSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
+import { solvedChallenge, storeSnapshot, storedLead, uniqueEmail, uniqueIp } from './helpers';
 
 const TEN_MB = 10 * 1024 * 1024;
 const CHUNK = 1024;
@@ -126,7 +126,9 @@ describe('POST /api/register with oversized bodies', () => {
 
   it('still registers a small body that arrives slowly, in tiny pieces', async () => {
     const email = uniqueEmail('slow');
-    const bytes = new TextEncoder().encode(JSON.stringify({ email, privacy: true }));
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ email, privacy: true, altcha: await solvedChallenge() }),
+    );
     let at = 0;
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
