@@ -17,6 +17,7 @@
 import type { Registration } from '../../src/lib/registration';
 import type { Phase } from '../../src/lib/schedule';
 import { leadKeys, legacyLeadId } from './lead-keys';
+import { erasureStatements, eventStatements } from '../webhooks/outbox';
 
 export type LeadStatus = 'pending' | 'confirmed' | 'unsubscribed';
 export type ConsentKind = 'privacy' | 'giveaway' | 'newsletter';
@@ -197,6 +198,8 @@ export async function registerLead(
          ON CONFLICT (minute, reason) DO UPDATE SET n = n + 1`,
       )
       .bind(now - (now % 60_000)),
+    // Webhooks (issue 16): the event row, only when the lead is new and someone listens.
+    ...eventStatements(db, 'lead.registered', id, now),
     db
       .prepare(
         `SELECT l.status AS status,
@@ -402,6 +405,7 @@ export async function confirmLead(
       )
       .bind(id, atMs),
     db.prepare('SELECT status FROM leads WHERE id = ?1').bind(id),
+    ...eventStatements(db, 'lead.confirmed', id, atMs), // webhooks (issue 16)
   ]);
   const kinds = consents.results.map((r) => r.kind as ConsentKind);
   if (!state.results.length) return { outcome: 'missing' };
@@ -439,6 +443,7 @@ export async function unsubscribeLead(db: D1Database, id: string, atMs: number):
       )
       .bind(id, atMs),
     db.prepare('SELECT status FROM leads WHERE id = ?1').bind(id),
+    ...eventStatements(db, 'lead.unsubscribed', id, atMs), // webhooks (issue 16)
   ]);
   if (!state.results.length) return 'missing';
   return lead.results.length ? 'unsubscribed' : 'already';
@@ -467,6 +472,8 @@ export async function eraseMailbox(
     db
       .prepare('INSERT OR IGNORE INTO suppression (mailbox, at, by) VALUES (?1, ?2, ?3)')
       .bind(mailbox, opts.atMs, opts.by),
+    // Webhooks (issue 16): `lead.erased` with the address, read before the rows go.
+    ...erasureStatements(db, mailbox, opts.atMs),
     db.prepare(`DELETE FROM consents WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
     db.prepare(`DELETE FROM lead_events WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
     db.prepare(`DELETE FROM mail_sends WHERE lead_id IN ${ofMailbox}`).bind(mailbox),
