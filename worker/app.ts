@@ -15,6 +15,7 @@ import { adminConfigRoutes } from './routes/admin-config';
 import { mediaRoutes } from './routes/media';
 import { adminMailRoutes } from './routes/admin-mail';
 import { adminMigrateRoutes } from './routes/admin-migrate';
+import { adminWebhookRoutes } from './routes/admin-webhooks';
 import { optinRoutes } from './routes/optin';
 import { notFoundPage, pageRoutes } from './routes/pages';
 import { registerRoutes } from './routes/register';
@@ -34,7 +35,8 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/', adminAbuseRoutes)
   .route('/', adminMigrateRoutes)
   .route('/', adminConfigRoutes)
-  .route('/', mediaRoutes);
+  .route('/', mediaRoutes)
+  .route('/', adminWebhookRoutes); // webhooks and the Brevo connector (issue 16)
 
 app.notFound(notFoundPage);
 app.onError((error, c) => {

@@ -42,3 +42,8 @@ export async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise
 export function randomHex(n: number): string {
   return toHex(crypto.getRandomValues(new Uint8Array(n)));
 }
+
+/** `n` random bytes as standard base64 (the Standard Webhooks secret format, `whsec_…`). */
+export function randomBase64(n: number): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(n))));
+}

@@ -31,16 +31,24 @@ const newId = `'evt_' || lower(hex(randomblob(12)))`;
 const envelope = (data: string) =>
   `json_object('type', ?2, 'timestamp', ?4, 'version', ${WEBHOOK_PAYLOAD_VERSION}, 'data', ${data})`;
 
-/** Consents with their proof (time, IP, user agent of giving and confirming). */
-const consentsWithProof = `json((SELECT json_group_array(json_object(
-    'kind', c.kind, 'status', c.status, 'textVersion', c.text_version,
+/** A JSON array of `item` over the lead's consents matching `where`, oldest first. */
+const consentArray = (item: string, where: string) =>
+  `json((SELECT json_group_array(json(item)) FROM (
+     SELECT ${item} AS item FROM consents c WHERE c.lead_id = l.id AND ${where} ORDER BY c.id)))`;
+
+/** Confirmed consents with their proof (time, IP, user agent of giving and confirming). */
+const consentsWithProof = consentArray(
+  `json_object('kind', c.kind, 'status', c.status, 'textVersion', c.text_version,
     'given', json_object('at', ${iso('c.given_at')}, 'ip', c.given_ip, 'userAgent', c.given_ua),
     'confirmed', CASE WHEN c.confirmed_at IS NULL THEN NULL ELSE
-      json_object('at', ${iso('c.confirmed_at')}, 'ip', c.confirmed_ip, 'userAgent', c.confirmed_ua) END))
-  FROM consents c WHERE c.lead_id = l.id AND c.status = 'confirmed' ORDER BY c.id))`;
+      json_object('at', ${iso('c.confirmed_at')}, 'ip', c.confirmed_ip, 'userAgent', c.confirmed_ua) END)`,
+  `c.status = 'confirmed'`,
+);
 
-const pendingConsents = `json((SELECT json_group_array(json_object('kind', c.kind, 'status', c.status,
-    'textVersion', c.text_version)) FROM consents c WHERE c.lead_id = l.id AND c.status <> 'withdrawn' ORDER BY c.id))`;
+const givenConsents = consentArray(
+  `json_object('kind', c.kind, 'status', c.status, 'textVersion', c.text_version)`,
+  `c.status <> 'withdrawn'`,
+);
 
 type LeadEventType = Exclude<WebhookEventType, 'lead.erased' | 'giveaway.drawn'>;
 
@@ -48,7 +56,7 @@ const LEAD_EVENTS: Record<LeadEventType, { when: string; data: string }> = {
   'lead.registered': {
     when: `l.created_at = ?3`,
     data: `json_object('leadId', l.id, 'at', ?4, 'email', l.email, 'firstName', l.first_name,
-      'phase', l.phase, 'consents', ${pendingConsents})`,
+      'phase', l.phase, 'consents', ${givenConsents})`,
   },
   // Also when an already confirmed lead confirms a consent added later (e.g. the newsletter).
   'lead.confirmed': {
