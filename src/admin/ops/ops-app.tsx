@@ -11,6 +11,9 @@ import { DayChart } from './day-chart';
 import { MailPanels } from './outbox-panel';
 // ---- end of mail slot ----
 import { AttackPanel } from './attack-panel';
+// ---- webhooks slot (issue 16): endpoints, deliveries, dead letters, Brevo ----
+import { WebhookPanels } from './webhook-panels';
+// ---- end of webhooks slot ----
 
 const nf = new Intl.NumberFormat('de-DE');
 const pf = new Intl.NumberFormat('de-DE', { style: 'percent', maximumFractionDigits: 1 });
@@ -150,6 +153,8 @@ export function OpsApp(props: { session: AdminSession }) {
       {/* mail slot (issue 5): dead letters with retry, local outbox */}
       <MailPanels session={props.session} />
       <AttackPanel session={props.session} />
+      {/* webhooks slot (issue 16) */}
+      <WebhookPanels session={props.session} />
 
       <section class="card" aria-labelledby="audit-heading">
         <div class="row" style={{ 'justify-content': 'space-between' }}>
