@@ -20,6 +20,7 @@
 import type { DrawRecord } from '../src/admin/ops/api-types';
 import { randomHex, sha256Hex } from './crypto';
 import { getLeads } from './store/lead-store';
+import { recordDrawEvent } from './webhooks/outbox';
 
 /** Winners at most per draw. */
 export const MAX_WINNERS = 1000;
@@ -205,6 +206,7 @@ export async function drawWinners(
       if (attempt >= 3) throw new Error('draw: winners vanished three times in a row');
       return drawWinners(db, o, attempt + 1);
     }
+    await recordDrawEvent(db, draw.id, Date.parse(draw.at)); // webhooks (issue 16)
   } catch (error) {
     if (isUniqueViolation(error)) return { ok: false, reason: 'already_drawn' };
     throw error;

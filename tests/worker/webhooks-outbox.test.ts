@@ -16,9 +16,10 @@ import {
 } from '../../worker/store/lead-store';
 import { saveBrevoSettings, DEFAULT_BREVO_ATTRIBUTES } from '../../worker/webhooks/connector-store';
 import { setEndpointEnabled } from '../../worker/webhooks/endpoint-store';
+import { drawWinners } from '../../worker/giveaway-draw';
 import { drawEventStatements } from '../../worker/webhooks/outbox';
 import { uniqueEmail } from './helpers';
-import { TEST_TEXTS } from './mail-helpers';
+import { makeLead, TEST_TEXTS } from './mail-helpers';
 import { addEndpoint, outboxRows, payloadOf, resetWebhooks } from './webhooks-helpers';
 
 const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
@@ -181,6 +182,22 @@ describe('lead.erased', () => {
 });
 
 describe('giveaway.drawn', () => {
+  it('is stored by the draw itself, with the winner it picked', async () => {
+    await addEndpoint(['giveaway.drawn']);
+    const entrant = await makeLead('confirmed', 'draw', { giveaway: true });
+    // A deadline of its own, so this file's other leads never compete.
+    const deadline = new Date(Date.now() + 86_400_000).toISOString();
+    await env.DB.prepare("UPDATE consents SET status = 'withdrawn' WHERE kind = 'giveaway' AND lead_id <> ?1")
+      .bind(entrant.id)
+      .run();
+    const outcome = await drawWinners(env.DB, { winners: 1, by: 'token:ops', deadline });
+    if (!outcome.ok) throw new Error(outcome.reason);
+    const [row] = (await outboxRows()).filter((r) => r.type === 'giveaway.drawn');
+    const p = JSON.parse(row.payload) as { data: { drawId: string; winners: string[]; redraw: boolean } };
+    expect(p.data).toMatchObject({ drawId: outcome.draw.id, winners: [entrant.id], redraw: false });
+    expect(JSON.stringify(p)).not.toContain(entrant.email);
+  });
+
   it('names the winners by lead id only, written with the draw in one batch', async () => {
     await addEndpoint(['giveaway.drawn']);
     const winner = await leadId(uniqueEmail('win'), env.LEAD_KEY_SECRET);
