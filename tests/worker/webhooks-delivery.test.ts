@@ -4,7 +4,7 @@
  * the endpoint off with a reason ops see, dead letters after the last attempt, and a
  * delivered erasure leaves no address behind.
  */
-import { createExecutionContext, createScheduledController, env } from 'cloudflare:test';
+import { createScheduledController, env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import worker from '../../worker/index';
@@ -249,11 +249,11 @@ describe('moving events to the queue', () => {
     await makeLead('confirmed', 'cron');
     const queue = fakeQueue();
     const controller = createScheduledController({ cron: '* * * * *', scheduledTime: new Date() });
-    await worker.scheduled(controller, { ...env, WEBHOOK_QUEUE: queue.binding }, createExecutionContext());
+    await worker.scheduled(controller, { ...env, WEBHOOK_QUEUE: queue.binding });
     expect(queue.messages).toHaveLength(1);
     expect((await outboxRows())[0].dispatched_at).not.toBeNull();
     // A second run finds nothing new.
-    await worker.scheduled(controller, { ...env, WEBHOOK_QUEUE: queue.binding }, createExecutionContext());
+    await worker.scheduled(controller, { ...env, WEBHOOK_QUEUE: queue.binding });
     expect(queue.messages).toHaveLength(1);
   });
 
