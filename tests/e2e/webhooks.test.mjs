@@ -248,6 +248,24 @@ describe('the Webhooks panel in the ops admin', () => {
         await page.reload();
         await page.getByRole('heading', { name: 'https://hooks.example.com/e2e' }).waitFor();
         assert.equal((await page.content()).includes(shown), false, 'the secret is never shown again');
+
+        // At phone size the endpoints (long URLs, delivery tables) do not widen the page.
+        await page.setViewportSize(VIEWPORTS.phone);
+        await page.getByRole('heading', { name: `http://127.0.0.1:${rxPort}/hook` }).waitFor();
+        const { overflow, widest } = await page.evaluate(() => ({
+          overflow: document.documentElement.scrollWidth - window.innerWidth,
+          widest: [...document.querySelectorAll('body *')]
+            .filter(
+              (el) => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !el.closest('.scroll'),
+            )
+            .filter(
+              (el) =>
+                ![...el.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 0.5),
+            )
+            .slice(0, 5)
+            .map((el) => `<${el.tagName.toLowerCase()}> ${(el.textContent ?? '').trim().slice(0, 60)}`),
+        }));
+        assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone:\n${widest.join('\n')}`);
         assert.deepEqual(problems, []);
       } finally {
         await context.close();
