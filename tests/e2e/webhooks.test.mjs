@@ -8,22 +8,19 @@
  * axe clean.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
-import { solveChallenge } from 'altcha-lib/v1';
 import { Webhook } from 'standardwebhooks';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
-import { nextPort, QUIET_ENV, ROOT, startServer } from '../helpers/server.mjs';
+import { registerJson } from '../helpers/register.mjs';
+import { nextPort, startServer } from '../helpers/server.mjs';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 /** The local value from .dev.vars.example, which `vite preview` uses. */
 const OPS_TOKEN = 'dev-only-ops-token-0123456789abcdef';
 const ops = { authorization: `Bearer ${OPS_TOKEN}` };
+const LONG_URL = `https://hooks.example.com/catch/1234567/${'a1b2c3d4e5'.repeat(8)}/`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -55,23 +52,7 @@ before(async () => {
     });
   });
   await new Promise((resolve) => rx.listen(rxPort, '127.0.0.1', resolve));
-  // The schema first, as `npm run preview` does (a no-op once the server helper does it too).
-  const persistDir = mkdtempSync(join(tmpdir(), 'webinar-hooks-'));
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
-      'd1',
-      'migrations',
-      'apply',
-      'DB',
-      '--local',
-      '--persist-to',
-      persistDir,
-    ],
-    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV, CI: '1' }, stdio: 'pipe' },
-  );
-  server = await startServer({ persistDir });
+  server = await startServer();
 });
 
 after(async () => {
@@ -86,13 +67,6 @@ async function api(path, init = {}) {
     headers: { 'content-type': 'application/json', ...ops, ...init.headers },
   });
   return { status: res.status, body: await res.json() };
-}
-
-async function altcha() {
-  const c = await (await fetch(`${server.url}/api/register/challenge`)).json();
-  const { number } = await solveChallenge(c.challenge, c.salt, c.algorithm, c.maxnumber).promise;
-  const { algorithm, challenge, salt, signature } = c;
-  return btoa(JSON.stringify({ algorithm, challenge, number, salt, signature }));
 }
 
 async function waitFor(what, check, timeoutMs = 60_000) {
@@ -140,16 +114,11 @@ describe('webhooks to a receiver on this machine', () => {
       assert.equal(created.status, 201, JSON.stringify(created.body));
       secret = created.body.secret;
 
-      const reg = await fetch(`${server.url}/api/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          email,
-          firstName: 'Hook',
-          privacy: true,
-          newsletter: true,
-          altcha: await altcha(),
-        }),
+      const reg = await registerJson(server.url, {
+        email,
+        firstName: 'Hook',
+        privacy: true,
+        newsletter: true,
       });
       assert.equal(reg.status, 200, await reg.text());
       await follow(await mailTo(email, 'confirm'), '/bestaetigen');
@@ -218,6 +187,13 @@ describe('the Webhooks panel in the ops admin', () => {
           'console',
           (msg) => msg.type() === 'error' && !/status of 4\d\d/.test(msg.text()) && problems.push(msg.text()),
         );
+        // One endpoint with a long URL and a delivery, for the phone-size checks at the end.
+        const long = await api('/api/admin/webhooks', {
+          method: 'POST',
+          body: JSON.stringify({ url: LONG_URL, events: ['lead.erased'] }),
+        });
+        assert.equal(long.status, 201);
+        await api(`/api/admin/webhooks/${long.body.id}/test`, { method: 'POST' });
         await page.goto(`${server.url}/admin`);
         await page.getByLabel('Zugangsschlüssel').fill(OPS_TOKEN);
         await page.getByRole('button', { name: 'Anmelden' }).click();
@@ -242,7 +218,7 @@ describe('the Webhooks panel in the ops admin', () => {
         const shown = await page.getByLabel('Signaturschlüssel', { exact: true }).inputValue();
         assert.match(shown, /^whsec_/);
         await page.getByRole('heading', { name: 'https://hooks.example.com/e2e' }).waitFor();
-        assert.deepEqual(await axeViolations(page), [], 'axe on the dashboard with the webhooks panel');
+        assert.deepEqual(await axeViolations(page), [], 'axe on the webhooks and Brevo panels');
 
         await page.getByRole('button', { name: 'Ich habe den Schlüssel gespeichert' }).click();
         await page.reload();
@@ -251,7 +227,7 @@ describe('the Webhooks panel in the ops admin', () => {
 
         // At phone size the endpoints (long URLs, delivery tables) do not widen the page.
         await page.setViewportSize(VIEWPORTS.phone);
-        await page.getByRole('heading', { name: `http://127.0.0.1:${rxPort}/hook` }).waitFor();
+        await page.getByRole('heading', { name: LONG_URL }).waitFor();
         const { overflow, widest } = await page.evaluate(() => ({
           overflow: document.documentElement.scrollWidth - window.innerWidth,
           widest: [...document.querySelectorAll('body *')]
@@ -266,6 +242,7 @@ describe('the Webhooks panel in the ops admin', () => {
             .map((el) => `<${el.tagName.toLowerCase()}> ${(el.textContent ?? '').trim().slice(0, 60)}`),
         }));
         assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone:\n${widest.join('\n')}`);
+        assert.deepEqual(await axeViolations(page), [], 'axe on the panels at phone size');
         assert.deepEqual(problems, []);
       } finally {
         await context.close();
@@ -275,6 +252,11 @@ describe('the Webhooks panel in the ops admin', () => {
 });
 
 async function axeViolations(page) {
-  const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  // This file's panels only: the rest of the dashboard has its own tests (tests/e2e/ops.test.mjs).
+  const result = await new AxeBuilder({ page })
+    .include('section[aria-labelledby="webhooks-heading"]')
+    .include('section[aria-labelledby="brevo-heading"]')
+    .withTags(AXE_TAGS)
+    .analyze();
   return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

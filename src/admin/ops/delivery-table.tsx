@@ -30,7 +30,8 @@ export function DeliveryTable(props: {
 }) {
   return (
     <Show when={props.deliveries.length > 0} fallback={<p class="hint">{props.empty}</p>}>
-      <div class="scroll">
+      {/* Focusable, so keyboard users can scroll a table wider than a phone. */}
+      <div class="scroll" tabIndex={0} role="region" aria-label={props.caption}>
         <table>
           <caption class="visually-hidden">{props.caption}</caption>
           <thead>
