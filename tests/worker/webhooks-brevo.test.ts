@@ -216,6 +216,24 @@ describe('an erasure', () => {
     expect(left!.n).toBe(0);
   });
 
+  it('and an unsubscribe still reach Brevo after the connector was switched off', async () => {
+    const a = await subscribed('offerase');
+    const b = await subscribed('offunsub');
+    await saveBrevoSettings(
+      env.DB,
+      { enabled: false, listId: LIST, attributes: DEFAULT_BREVO_ATTRIBUTES },
+      { by: 'token:ops', nowMs: Date.now() },
+    );
+    await eraseAddress(env.DB, env.LEAD_KEY_SECRET, a.email, { atMs: Date.now(), by: 'visitor' });
+    await unsubscribeLead(env.DB, b.id, Date.now());
+    // Nobody new is added while it is off.
+    const c = await makeLead('confirmed', 'offnew', { newsletter: true });
+    await sync();
+    expect(contacts.has(a.email)).toBe(false);
+    expect(contacts.get(b.email)!.listIds).toEqual([]);
+    expect(contacts.has(c.email)).toBe(false);
+  });
+
   it('that happens while the contact is being added removes it again', async () => {
     const lead = await makeLead('confirmed', 'race', { newsletter: true });
     duringPost = async () => {

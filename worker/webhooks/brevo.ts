@@ -122,10 +122,11 @@ export async function syncToBrevo(
   if (!parsed?.success)
     return { kind: 'skipped', reason: 'Das Ereignis ist unlesbar und wird nicht übertragen.' };
   const { data } = parsed.output;
-  if (settings.listId === null) return { kind: 'skipped', reason: 'Keine Brevo-Liste gewählt.' };
+  const noList = { kind: 'skipped', reason: 'Keine Brevo-Liste gewählt.' } as const;
 
   switch (event.type) {
     case 'lead.confirmed': {
+      if (settings.listId === null) return noList;
       if (!(await wantsNewsletter(db, data.leadId)))
         return { kind: 'skipped', reason: 'Inzwischen abgemeldet oder gelöscht: nicht übertragen.' };
       const result = await call(
@@ -149,6 +150,7 @@ export async function syncToBrevo(
       return result;
     }
     case 'lead.unsubscribed':
+      if (settings.listId === null) return noList;
       return call(apiKey, 'PUT', contactPath(data.email), { unlinkListIds: [settings.listId] }, true);
     case 'lead.erased': {
       const result = await call(apiKey, 'DELETE', contactPath(data.email), undefined, true);

@@ -78,11 +78,13 @@ async function toBrevo(
   now: Date,
 ): Promise<Verdict> {
   const settings = await getBrevoSettings(env.DB);
-  if (!settings.enabled || !env.BREVO_API_KEY)
+  if (!env.BREVO_API_KEY)
+    return { kind: 'dead', reason: 'BREVO_API_KEY fehlt. Nach dem Setzen des Schlüssels erneut senden.' };
+  // Switched off stops new contacts; withdrawals and erasures still go through.
+  if (!settings.enabled && event.type === 'lead.confirmed')
     return {
       kind: 'dead',
-      reason:
-        'Der Brevo-Connector ist ausgeschaltet oder BREVO_API_KEY fehlt. Nach dem Einschalten erneut senden.',
+      reason: 'Der Brevo-Connector ist ausgeschaltet. Nach dem Einschalten erneut senden.',
     };
   const r = await syncToBrevo(env.DB, env.BREVO_API_KEY, settings, event, now.getTime());
   if (r.kind === 'skipped') return { kind: 'cancelled', reason: r.reason };

@@ -67,10 +67,12 @@ function brevoWants(
   apiKey: string | undefined,
   synced: Set<string>,
 ): boolean {
-  if (!settings.enabled || settings.listId === null || !apiKey) return false;
   if (!(CONNECTOR_EVENT_TYPES as readonly string[]).includes(e.type) || !e.lead_id) return false;
-  // Only people who confirmed the newsletter are added; only those added are passed on later.
-  if (e.type === 'lead.confirmed') return confirmsNewsletter(e.payload);
+  // Only people who confirmed the newsletter are added, and only while the connector is on;
+  // only those added are passed on later, even after it was switched off (a withdrawal or
+  // an erasure must still reach Brevo; a missing key then shows as a dead letter).
+  if (e.type === 'lead.confirmed')
+    return settings.enabled && settings.listId !== null && !!apiKey && confirmsNewsletter(e.payload);
   return synced.has(e.lead_id);
 }
 

@@ -26,6 +26,12 @@ const subscribed = (n: number) => `(
   OR (?${n} IN (${CONNECTOR_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})
       AND EXISTS (SELECT 1 FROM connector_settings WHERE name = 'brevo' AND enabled = 1)))`;
 
+/**
+ * Or the Brevo connector added this lead (`l`) once: its unsubscribe and erasure are passed
+ * on even while the connector is switched off, which only stops new contacts.
+ */
+const addedToBrevo = `EXISTS (SELECT 1 FROM connector_contacts cc WHERE cc.connector = 'brevo' AND cc.lead_id = l.id)`;
+
 const newId = `'evt_' || lower(hex(randomblob(12)))`;
 
 /** `{ type, timestamp, version, data }`: ?2 is the type, ?4 the event time as ISO text. */
@@ -53,7 +59,7 @@ const givenConsents = consentArray(
 
 type LeadEventType = Exclude<WebhookEventType, 'lead.erased' | 'giveaway.drawn'>;
 
-const LEAD_EVENTS: Record<LeadEventType, { when: string; data: string }> = {
+const LEAD_EVENTS: Record<LeadEventType, { when: string; data: string; orWhen?: string }> = {
   'lead.registered': {
     when: `l.created_at = ?3`,
     data: `json_object('leadId', l.id, 'at', ?4, 'email', l.email, 'firstName', l.first_name,
@@ -67,6 +73,7 @@ const LEAD_EVENTS: Record<LeadEventType, { when: string; data: string }> = {
   },
   'lead.unsubscribed': {
     when: `l.status = 'unsubscribed' AND l.unsubscribed_at = ?3`,
+    orWhen: addedToBrevo,
     data: `json_object('leadId', l.id, 'at', ?4, 'email', l.email)`,
   },
 };
@@ -87,7 +94,7 @@ export function eventStatements(
       .prepare(
         `INSERT INTO webhook_events (id, type, lead_id, at, payload)
          SELECT ${newId}, ?2, l.id, ?3, ${envelope(e.data)}
-         FROM leads l WHERE l.id = ?1 AND ${e.when} AND ${subscribed(2)}`,
+         FROM leads l WHERE l.id = ?1 AND ${e.when} AND (${subscribed(2)}${e.orWhen ? ` OR ${e.orWhen}` : ''})`,
       )
       .bind(leadId, type, atMs, new Date(atMs).toISOString()),
   ];
@@ -105,7 +112,7 @@ export function erasureStatements(db: D1Database, mailbox: string, atMs: number)
       .prepare(
         `INSERT INTO webhook_events (id, type, lead_id, at, payload)
          SELECT ${newId}, ?2, l.id, ?3, ${envelope(`json_object('leadId', l.id, 'at', ?4, 'email', l.email)`)}
-         FROM leads l WHERE l.mailbox = ?1 AND ${subscribed(2)}`,
+         FROM leads l WHERE l.mailbox = ?1 AND (${subscribed(2)} OR ${addedToBrevo})`,
       )
       .bind(mailbox, 'lead.erased', atMs, new Date(atMs).toISOString()),
     db
