@@ -59,7 +59,8 @@ export function BrevoPanel(props: { session: AdminSession }) {
         Bestätigte Newsletter-Einwilligungen werden mit ihrem Nachweis (Zeitpunkt, IP-Adresse, Textversion) in
         die gewählte Brevo-Liste übertragen; eine Abmeldung nimmt den Kontakt aus der Liste, eine Löschung
         löscht ihn in Brevo. Nur Kontakte, die der Connector selbst übertragen hat, werden später abgemeldet
-        oder gelöscht.
+        oder gelöscht, auch wenn er inzwischen ausgeschaltet ist: Ausschalten beendet nur das Übertragen neuer
+        Kontakte.
       </p>
       <Show when={data.error}>
         <p class="error" role="alert">

@@ -26,7 +26,13 @@ export function WebhooksPanel(props: { session: AdminSession }) {
   const [secret, setSecret] = createSignal<{ label: string; value: string } | null>(null);
 
   /** Runs an endpoint action and reports the outcome in the live region. */
-  async function act(path: string, method: string, success: string, confirmText?: string): Promise<void> {
+  async function act(
+    path: string,
+    method: string,
+    success: string,
+    confirmText?: string,
+    secretLabel = 'Neuer Signaturschlüssel',
+  ): Promise<void> {
     if (confirmText && !confirm(confirmText)) return;
     setMessage(null);
     const res = await adminFetch(props.session, path, { method });
@@ -35,7 +41,7 @@ export function WebhooksPanel(props: { session: AdminSession }) {
       return;
     }
     const body = (await res.json()) as { secret?: string };
-    if (body.secret) setSecret({ label: 'Neuer Signaturschlüssel', value: body.secret });
+    if (body.secret) setSecret({ label: secretLabel, value: body.secret });
     setMessage({ ok: true, text: success });
     refetch();
   }
@@ -108,7 +114,13 @@ export function WebhooksPanel(props: { session: AdminSession }) {
 
 function EndpointCard(props: {
   endpoint: EndpointView;
-  act: (path: string, method: string, success: string, confirmText?: string) => Promise<void>;
+  act: (
+    path: string,
+    method: string,
+    success: string,
+    confirmText?: string,
+    secretLabel?: string,
+  ) => Promise<void>;
 }) {
   const ep = () => props.endpoint;
   const base = () => `/api/admin/webhooks/${ep().id}`;
@@ -170,6 +182,7 @@ function EndpointCard(props: {
               'POST',
               'Neuer Schlüssel erstellt. Der bisherige signiert noch 24 Stunden mit.',
               'Einen neuen Signaturschlüssel erstellen? Der bisherige gilt danach noch 24 Stunden.',
+              `Neuer Signaturschlüssel für ${ep().url}`,
             )
           }
         >
