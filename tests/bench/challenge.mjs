@@ -49,7 +49,10 @@ async function bundle(entry, platform) {
 }
 
 async function solveTimes(log, maxNumber) {
-  const solver = (await bundle('src/lib/altcha-solver.ts', 'browser')).replace(/export\s*\{[^}]*\};?\s*$/, '');
+  const solver = (await bundle('src/lib/altcha-solver.ts', 'browser')).replace(
+    /export\s*\{[^}]*\};?\s*$/,
+    '',
+  );
   const fn = /async function (\w+)\(/.exec(solver)?.[1];
   if (!fn) throw new Error('solver function not found in the bundle');
   const context = await launchBrowser({ viewport: VIEWPORTS.phone });
@@ -102,7 +105,8 @@ async function verifyCpu(log) {
   for (let i = 0; i < 200; i++) await mod.checkSolution(secret, payloads[i % payloads.length]);
   const before = process.cpuUsage();
   let ok = 0;
-  for (let i = 0; i < VERIFY_RUNS; i++) if ((await mod.checkSolution(secret, payloads[i % payloads.length])).ok) ok++;
+  for (let i = 0; i < VERIFY_RUNS; i++)
+    if ((await mod.checkSolution(secret, payloads[i % payloads.length])).ok) ok++;
   const used = process.cpuUsage(before);
   if (ok !== VERIFY_RUNS) throw new Error(`only ${ok} of ${VERIFY_RUNS} solutions verified`);
   const perCallMs = (used.user + used.system) / 1000 / VERIFY_RUNS;

@@ -112,7 +112,12 @@ export function AttackPanel(props: { session: AdminSession }) {
               when={active().length}
               fallback={<p>In den letzten 24 Stunden gab es keine Anmeldeversuche.</p>}
             >
-              <div class="scroll">
+              <div
+                class="scroll"
+                tabindex="0"
+                role="region"
+                aria-label="Tabelle der Anmeldeversuche (seitlich scrollbar)"
+              >
                 <table>
                   <caption>Anmeldeversuche und Bestätigungsmails je Stunde (letzte 24 Stunden)</caption>
                   <thead>
