@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
-import { getLead, listLeads } from '../helpers/kv.mjs';
+import { leadWithConsents } from '../helpers/d1.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 
 /** The ops token the built app uses locally (dist gets a copy of .dev.vars). */
@@ -58,10 +58,14 @@ async function waitForMail(to, kind, timeoutMs = 30_000) {
   }
 }
 
+/** The stored lead for an address: its D1 row and its privacy consent. */
 async function leadFor(email) {
-  const entry = (await listLeads(server.persistDir)).find((l) => l.metadata?.e === email);
-  assert.ok(entry, `no lead stored for ${email}`);
-  return { metadata: entry.metadata, record: await getLead(server.persistDir, entry.name) };
+  const stored = await leadWithConsents(server.persistDir, email);
+  assert.ok(stored, `no lead stored for ${email}`);
+  return {
+    lead: stored.lead,
+    privacy: stored.consents.find((c) => c.kind === 'privacy' && c.status !== 'withdrawn'),
+  };
 }
 
 async function journey({ javaScriptEnabled, viewport }) {
@@ -90,11 +94,11 @@ async function journey({ javaScriptEnabled, viewport }) {
     assert.ok(mail.links.some((l) => l.startsWith(`${server.url}/loeschen?t=`)));
     assert.match(mail.headers['List-Unsubscribe'], new RegExp(`^<${server.url}/abmelden\\?t=`));
     assert.equal(mail.headers['List-Unsubscribe-Post'], 'List-Unsubscribe=One-Click');
-    assert.equal((await leadFor(email)).metadata.s, 'pending');
+    assert.equal((await leadFor(email)).lead.status, 'pending');
 
     // Opening the link (as a mail scanner would) confirms nothing; the button does.
     await page.goto(confirmLink);
-    assert.equal((await leadFor(email)).metadata.s, 'pending');
+    assert.equal((await leadFor(email)).lead.status, 'pending');
     // axe needs page scripts, so the page is checked in the JavaScript run (it is the same HTML).
     const violations = javaScriptEnabled ? (await new AxeBuilder({ page }).analyze()).violations : [];
     assert.deepEqual(
@@ -108,10 +112,11 @@ async function journey({ javaScriptEnabled, viewport }) {
     for (const name of ['Apple / Outlook (.ics)', 'Google Kalender', 'Outlook.com'])
       assert.ok(await page.getByRole('link', { name }).isVisible(), `calendar link "${name}"`);
 
-    const { metadata, record } = await leadFor(email);
-    assert.equal(metadata.s, 'confirmed');
-    assert.ok(record.proof.confirmation?.at, 'confirmation proof recorded');
-    assert.match(record.proof.confirmation.userAgent, /Chrome/);
+    const { lead, privacy } = await leadFor(email);
+    assert.equal(lead.status, 'confirmed');
+    assert.equal(privacy.status, 'confirmed');
+    assert.ok(privacy.confirmed_at, 'confirmation proof recorded');
+    assert.match(privacy.confirmed_ua, /Chrome/);
 
     const welcome = await waitForMail(email, 'welcome');
     assert.deepEqual(welcome.attachments, ['webinar.ics']);

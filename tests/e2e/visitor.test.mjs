@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
-import { getLead, listLeads } from '../helpers/kv.mjs';
+import { leadsStartingWith, leadWithConsents } from '../helpers/d1.mjs';
 import { startServer } from '../helpers/server.mjs';
 
 const TITLE = 'Finanzielle Selbstverteidigung: So retten Sie Ihr Vermögen';
@@ -73,12 +73,14 @@ async function waitForHydration(page) {
   await page.waitForFunction(() => document.querySelector('#register-form form')?.noValidate === true);
 }
 
-/** The stored lead for an address: its KV metadata and full record. */
+/** The stored lead for an address: its D1 row and its consents by kind. */
 async function leadFor(email) {
-  const leads = await listLeads(server.persistDir);
-  const entry = leads.find((l) => l.metadata?.e === email);
-  assert.ok(entry, `no lead stored for ${email}; leads: ${leads.map((l) => l.metadata?.e).join(', ')}`);
-  return { metadata: entry.metadata, record: await getLead(server.persistDir, entry.name) };
+  const stored = await leadWithConsents(server.persistDir, email);
+  assert.ok(stored, `no lead stored for ${email}`);
+  const consent = Object.fromEntries(
+    stored.consents.filter((c) => c.status !== 'withdrawn').map((c) => [c.kind, c]),
+  );
+  return { lead: stored.lead, consent };
 }
 
 async function fillForm(page, { email, firstName, privacy = true, giveaway = false }) {
@@ -238,20 +240,17 @@ describe('registration with JavaScript', () => {
       await assertCalendarLinks(page);
       assert.deepEqual(await axeViolations(page), [], 'axe on the thank-you state');
 
-      const { metadata, record } = await leadFor(email);
-      assert.equal(metadata.s, 'pending');
-      assert.equal(metadata.n, 'Jürgen');
-      assert.equal(metadata.g, 1, 'giveaway entry in metadata');
-      assert.equal(metadata.nl, undefined, 'newsletter was not ticked');
-      assert.equal(metadata.p, 'before');
-      assert.ok(Date.now() - Date.parse(metadata.c) < 60_000, 'createdAt is now');
-      assert.equal(record.status, 'pending');
-      assert.equal(record.email, email);
-      assert.ok(record.consents.privacy?.at, 'privacy consent recorded');
-      assert.ok(record.consents.giveaway?.at, 'giveaway consent recorded');
-      assert.equal(record.consents.newsletter, undefined);
-      assert.equal(record.source.landingPath, '/');
-      assert.match(record.proof.registration.userAgent, /Chrome/);
+      const { lead, consent } = await leadFor(email);
+      assert.equal(lead.status, 'pending');
+      assert.equal(lead.first_name, 'Jürgen');
+      assert.equal(lead.phase, 'before');
+      assert.ok(Date.now() - lead.created_at < 60_000, 'createdAt is now');
+      assert.equal(lead.email.toLowerCase(), email.toLowerCase());
+      assert.equal(consent.privacy?.status, 'pending', 'privacy consent recorded, awaiting confirmation');
+      assert.equal(consent.giveaway?.status, 'pending', 'giveaway entry recorded, awaiting confirmation');
+      assert.equal(consent.newsletter, undefined, 'newsletter was not ticked');
+      assert.equal(lead.landing_path, '/');
+      assert.match(consent.privacy.given_ua, /Chrome/);
     } finally {
       await context.close();
     }
@@ -342,12 +341,11 @@ describe('registration without JavaScript', () => {
       assert.ok(await page.getByRole('heading', { level: 1 }).isVisible());
       await assertCalendarLinks(page);
 
-      const { metadata, record } = await leadFor(email);
-      assert.equal(metadata.s, 'pending');
-      assert.equal(metadata.n, 'Anna');
-      assert.equal(metadata.g, 1);
-      assert.ok(record.consents.giveaway?.at);
-      assert.equal(record.source.landingPath, '/');
+      const { lead, consent } = await leadFor(email);
+      assert.equal(lead.status, 'pending');
+      assert.equal(lead.first_name, 'Anna');
+      assert.equal(consent.giveaway?.status, 'pending');
+      assert.equal(lead.landing_path, '/');
     } finally {
       await context.close();
     }
@@ -377,12 +375,7 @@ describe('registration without JavaScript', () => {
       assert.equal(await page.getByLabel('E-Mail-Adresse').getAttribute('aria-invalid'), 'true');
       assert.match(await page.getByRole('alert').innerText(), /korrigieren/);
       assert.equal((await page.locator('h1').innerText()).trim(), TITLE, 'the whole page is there');
-      const leads = await listLeads(server.persistDir);
-      assert.equal(
-        leads.filter((l) => l.metadata?.e?.startsWith('e2e-invalid-')).length,
-        0,
-        'nothing stored',
-      );
+      assert.equal(await leadsStartingWith(server.persistDir, 'e2e-invalid-'), 0, 'nothing stored');
     } finally {
       await context.close();
     }
@@ -484,14 +477,12 @@ describe('UTM attribution', () => {
         if (javaScriptEnabled) await page.locator('.thanks h3').waitFor({ state: 'visible' });
         else await page.waitForURL((u) => u.pathname === '/danke');
 
-        const { metadata, record } = await leadFor(email);
-        assert.equal(metadata.us, 'newsletter');
-        assert.equal(metadata.uc, 'launch');
-        assert.equal(metadata.um, undefined);
-        assert.equal(record.source.utm_source, 'newsletter');
-        assert.equal(record.source.utm_campaign, 'launch');
-        assert.equal(record.source.landingPath, '/');
-        assert.equal(metadata.g, undefined, 'giveaway not ticked');
+        const { lead, consent } = await leadFor(email);
+        assert.equal(lead.utm_source, 'newsletter');
+        assert.equal(lead.utm_campaign, 'launch');
+        assert.equal(lead.utm_medium, null);
+        assert.equal(lead.landing_path, '/');
+        assert.equal(consent.giveaway, undefined, 'giveaway not ticked');
       } finally {
         await context.close();
       }

@@ -28,3 +28,39 @@ export async function queryD1(persistDir, sql) {
   const [first] = JSON.parse(stdout.slice(stdout.indexOf('[')));
   return first.results;
 }
+
+/** A string as an SQL literal (test data only). */
+const literal = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+/**
+ * The lead stored for an address (compared as typed, case folded) with its consents, as
+ * rows of the server's local D1; null when there is none.
+ * @param {string} persistDir
+ * @param {string} email
+ * @returns {Promise<{ lead: Record<string, any>, consents: Record<string, any>[] } | null>}
+ */
+export async function leadWithConsents(persistDir, email) {
+  const [lead] = await queryD1(
+    persistDir,
+    `SELECT * FROM leads WHERE lower(email) = lower(${literal(email)})`,
+  );
+  if (!lead) return null;
+  const consents = await queryD1(
+    persistDir,
+    `SELECT * FROM consents WHERE lead_id = ${literal(lead.id)} ORDER BY id`,
+  );
+  return { lead, consents };
+}
+
+/**
+ * How many leads' addresses start with a prefix.
+ * @param {string} persistDir
+ * @param {string} prefix
+ */
+export async function leadsStartingWith(persistDir, prefix) {
+  const [row] = await queryD1(
+    persistDir,
+    `SELECT COUNT(*) AS n FROM leads WHERE lower(email) LIKE lower(${literal(prefix.replace(/[%_]/g, ''))}) || '%'`,
+  );
+  return row.n;
+}
