@@ -109,17 +109,22 @@ export async function* leadPages(
 
 // --- cells ---
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** A formula character at the start of the value or right after a `,` or `;`. */
+const FORMULA_AT_SEGMENT = /(^|[,;])([=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20])/g;
 
-/** OWASP: a cell that a spreadsheet would read as a formula is prefixed with `'`. */
+/**
+ * OWASP CSV injection: every segment a spreadsheet could read as a formula gets a leading
+ * `'`, the value's start and every segment after a `,` or `;` alike. A file opened with
+ * the other separator (the comma CSV in German Excel splits at `;`, the Excel preset in
+ * a tool that splits at `,`) cannot turn a segment into a live formula either.
+ */
 export function neutralise(value: string): string {
-  return FORMULA_START.test(value) ? `'${value}` : value;
+  return value.replace(FORMULA_AT_SEGMENT, "$1'$2");
 }
 
-/** One RFC 4180 field: quoted when it holds the separator, a quote, CR or LF. */
-export function csvField(value: string, separator: ',' | ';'): string {
-  const safe = neutralise(value);
-  return safe.includes(separator) || /["\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+/** One RFC 4180 field, always quoted (quotes doubled), neutralised first. */
+export function csvField(value: string, _separator: ',' | ';'): string {
+  return `"${neutralise(value).replace(/"/g, '""')}"`;
 }
 
 interface Column {

@@ -43,13 +43,23 @@ describe('CSV cells', () => {
     expect(neutralise('a=b')).toBe('a=b');
   });
 
-  it('quotes separators, quotes and line breaks and doubles inner quotes', () => {
+  it('neutralises a formula after either separator, so neither Excel nor a comma tool runs it', () => {
+    // The comma CSV opened in German Excel splits at ';', the Excel preset elsewhere at ','.
+    expect(neutralise(';=1+1')).toBe(";'=1+1");
+    expect(neutralise('quelle,=HYPERLINK("x")')).toBe(`quelle,'=HYPERLINK("x")`);
+    expect(neutralise('a;+b,-c;@d')).toBe("a;'+b,'-c;'@d");
+    expect(neutralise('＝1+1')).toBe("'＝1+1");
+    expect(neutralise('1;2,3')).toBe('1;2,3');
+  });
+
+  it('quotes every field and doubles inner quotes', () => {
+    expect(csvField('abc', ',')).toBe('"abc"');
     expect(csvField('a,b', ',')).toBe('"a,b"');
-    expect(csvField('a;b', ',')).toBe('a;b');
-    expect(csvField('a;b', ';')).toBe('"a;b"');
+    expect(csvField('a;b', ',')).toBe('"a;b"');
     expect(csvField('sagt "hallo"', ',')).toBe('"sagt ""hallo"""');
     expect(csvField('zwei\nZeilen', ',')).toBe('"zwei\nZeilen"');
     expect(csvField('=1+2;3', ';')).toBe(`"'=1+2;3"`);
+    expect(csvField('', ';')).toBe('""');
   });
 });
 
