@@ -9,35 +9,48 @@
  * event with a sequence number, the order the invariants are judged by.
  */
 import { env } from 'cloudflare:test';
+import { solveChallenge } from 'altcha-lib/v1';
 import type { Scheduler } from 'fast-check';
 import { vi } from 'vitest';
+import { CHALLENGE_TTL_MS, maxNumberOf, newChallenge } from '../../worker/abuse/challenge';
 import { app } from '../../worker/app';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
 import { consumeMailBatch } from '../../worker/mail/consumer';
 import { MAIL_KINDS, type MailKind, type ReminderKind } from '../../worker/mail/jobs';
 import { renderMail } from '../../worker/mail/templates';
 import { leadKeys } from '../../worker/store/lead-keys';
+import { CRON_HOURLY, CRON_REMINDERS, runScheduled } from '../../worker/reminders';
 import { eraseAddress } from '../../worker/store/lead-store';
 import { scheduleOf } from '../../src/lib/schedule';
-import { QueueNetwork } from './doubles/queue-network';
+import { QueueNetwork, type QueueNetworkOptions } from './doubles/queue-network';
 import { uniqueIp } from './helpers';
 
 export const START_MS = scheduleOf(DEFAULT_CONFIG.webinar).startMs;
 
 /** Subject → kind, so a mailbox can be counted the way its owner sees it. */
 const KIND_OF_SUBJECT = new Map<string, MailKind>(
-  MAIL_KINDS.map((kind) => {
-    const links = { site: 'https://x.test', unsubscribe: 'u', erase: 'e', confirm: 'c' };
-    const { subject } = renderMail({
-      kind,
-      config: DEFAULT_CONFIG,
-      links,
-      afterWebinar: false,
-      purgeDays: 30,
-    });
-    return [subject, kind];
-  }),
+  MAIL_KINDS.flatMap((kind) =>
+    [false, true].map((afterWebinar) => {
+      const links = { site: 'https://x.test', unsubscribe: 'u', erase: 'e', confirm: 'c' };
+      const config = DEFAULT_CONFIG;
+      const { subject } = renderMail({ kind, config, links, afterWebinar, purgeDays: 30 });
+      return [subject, kind] as const;
+    }),
+  ),
 );
+
+/**
+ * A solved challenge made in-process, as GET /api/register/challenge makes it. Not through
+ * SELF: fetched thousands of times within a real minute the route's per-client limiter
+ * and its HTTP round trip would dominate a property's runtime.
+ */
+async function solvedHere(): Promise<string> {
+  const c = await newChallenge(env.LEAD_KEY_SECRET, maxNumberOf(env, false));
+  const solution = await solveChallenge(c.challenge, c.salt, c.algorithm, c.maxnumber).promise;
+  if (!solution) throw new Error('challenge not solved');
+  const { algorithm, challenge, salt, signature } = c;
+  return btoa(JSON.stringify({ algorithm, challenge, number: solution.number, salt, signature }));
+}
 
 export interface Delivered {
   seq: number;
@@ -52,27 +65,36 @@ export interface Acked {
   body: { type?: string; kind?: string; leadId?: string; ref?: string };
 }
 
-type Gate = (label: string) => Promise<void>;
+export type Gate = (label: string) => Promise<void>;
 
 const REAL = Symbol('real statement');
 
-/** D1 whose calls each wait for the gate first (statements are unwrapped for `batch`). */
-function gatedDb(db: D1Database, gate: Gate): D1Database {
+/**
+ * D1 whose calls each wait for the gate first and count their statements (a batch counts
+ * each of its statements, as D1's per-invocation limit does). Statements are unwrapped for `batch`.
+ */
+export function gatedDb(db: D1Database, gate: Gate, counter = { statements: 0 }): D1Database {
+  const call = async <T>(label: string, n: number, f: () => Promise<T>) => {
+    await gate(label);
+    counter.statements += n;
+    return f();
+  };
   const wrap = (st: D1PreparedStatement): D1PreparedStatement =>
     ({
       [REAL]: st,
       bind: (...args: unknown[]) => wrap(st.bind(...args)),
-      first: async (col?: string) => (await gate('d1.first'), col ? st.first(col) : st.first()),
-      run: async () => (await gate('d1.run'), st.run()),
-      all: async () => (await gate('d1.all'), st.all()),
-      raw: async (o?: { columnNames?: boolean }) => (await gate('d1.raw'), st.raw(o as never)),
+      first: (col?: string) => call('d1.first', 1, () => (col ? st.first(col) : st.first())),
+      run: () => call('d1.run', 1, () => st.run()),
+      all: () => call('d1.all', 1, () => st.all()),
+      raw: (o?: { columnNames?: boolean }) => call('d1.raw', 1, () => st.raw(o as never)),
     }) as unknown as D1PreparedStatement;
   const real = (st: D1PreparedStatement) => (st as unknown as { [REAL]?: D1PreparedStatement })[REAL] ?? st;
   return new Proxy(db, {
     get(target, prop) {
       if (prop === 'prepare') return (sql: string) => wrap(target.prepare(sql));
       if (prop === 'batch')
-        return async (sts: D1PreparedStatement[]) => (await gate('d1.batch'), target.batch(sts.map(real)));
+        return (sts: D1PreparedStatement[]) =>
+          call('d1.batch', sts.length, () => target.batch(sts.map(real)));
       const value = Reflect.get(target, prop);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -81,7 +103,7 @@ function gatedDb(db: D1Database, gate: Gate): D1Database {
 
 export interface HarnessOptions {
   scheduler?: Scheduler;
-  duplicates?: number;
+  duplicates?: QueueNetworkOptions['duplicates'];
   concurrency?: number;
   seed?: number;
 }
@@ -96,7 +118,7 @@ export function harness(o: HarnessOptions = {}) {
 
   const delivered: Delivered[] = [];
   const acked: Acked[] = [];
-  const statuses: number[] = [];
+  const statuses: { path: string; status: number; stale?: true }[] = [];
   const email = {
     send: async (m: { to: string; subject: string; text: string }) => {
       await gate('email.send');
@@ -119,7 +141,8 @@ export function harness(o: HarnessOptions = {}) {
     maxRetries: 5,
   });
   const dlq = new QueueNetwork({ name: 'webinar-mail-dlq', clock: () => Date.now() });
-  const db = o.scheduler ? gatedDb(env.DB, gate) : env.DB;
+  const d1 = { statements: 0 };
+  const db = gatedDb(env.DB, gate, d1);
   const bindings: Env = {
     ...env,
     DB: db,
@@ -145,9 +168,11 @@ export function harness(o: HarnessOptions = {}) {
     return consumeMailBatch({ ...batch, messages, ackAll: batch.ackAll, retryAll: batch.retryAll }, e);
   };
 
-  async function request(path: string, init: RequestInit) {
+  /** `since`: when the page was loaded; a challenge older than its lifetime is refused by design. */
+  async function request(path: string, init: RequestInit, since = Date.now()) {
     const res = await app.request(path, init, bindings);
-    statuses.push(res.status);
+    const stale = Date.now() - since >= CHALLENGE_TTL_MS;
+    statuses.push({ path, status: res.status, ...(stale ? { stale } : {}) });
     await res.arrayBuffer();
     return res.status;
   }
@@ -172,18 +197,27 @@ export function harness(o: HarnessOptions = {}) {
     keys: (address: string) => leadKeys(address, env.LEAD_KEY_SECRET),
     jump: (ms: number) => vi.setSystemTime(Date.now() + ms),
 
-    /** POST /api/register (JSON, as the enhanced form sends it); the HTTP status. */
-    register: (address: string, c: { giveaway?: boolean; newsletter?: boolean } = {}) =>
-      request('/api/register', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
-        body: JSON.stringify({
-          email: address,
-          privacy: true,
-          giveaway: !!c.giveaway,
-          newsletter: !!c.newsletter,
-        }),
-      }),
+    /** POST /api/register as the enhanced form sends it (challenge solved); the HTTP status. */
+    register: async (address: string, c: { giveaway?: boolean; newsletter?: boolean } = {}) => {
+      const loaded = Date.now();
+      const altcha = await solvedHere();
+      const body = {
+        altcha,
+        email: address,
+        privacy: true,
+        giveaway: !!c.giveaway,
+        newsletter: !!c.newsletter,
+      };
+      return request(
+        '/api/register',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'cf-connecting-ip': uniqueIp() },
+          body: JSON.stringify(body),
+        },
+        loaded,
+      );
+    },
 
     /** Clicks the button behind the newest link of that kind in the mailbox; null without one. */
     click: async (address: string, path: '/bestaetigen' | '/abmelden' | '/loeschen') => {
@@ -200,7 +234,14 @@ export function harness(o: HarnessOptions = {}) {
     eraseByOps: (address: string) =>
       eraseAddress(db, env.LEAD_KEY_SECRET, address, { atMs: Date.now(), by: 'ops' }),
 
-    /** The job the reminder cron enqueues when a reminder is due: one slice over all ids. */
+    /** D1 statements run through the bindings so far. */
+    d1,
+
+    /** One real cron invocation (worker/reminders.ts) at the current time. */
+    cron: (which: 'hourly' | '5min') =>
+      runScheduled(which === 'hourly' ? CRON_HOURLY : CRON_REMINDERS, bindings, new Date()),
+
+    /** What the 5-minute cron enqueues when a reminder is due, as one slice over all ids. */
     fanOut: (kind: ReminderKind) =>
       queue.producer.send({
         type: 'fanout',

@@ -102,6 +102,23 @@ describe('Queue double', () => {
     expect(q.acked.map((m) => m.body).sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('drops a message that outlived the retention period, retried or not, without delivering it', async () => {
+    const clock = manualClock(T0);
+    const q = new QueueNetwork({ clock: clock.now, duplicates: 0, retentionMs: 4 * 86_400_000 });
+    await q.producer.send('old');
+    await q.deliver(
+      async (batch) => batch.retryAll({ delaySeconds: 3600 }),
+      () => ({}),
+    );
+    clock.advance(4 * 86_400_000);
+    await q.producer.send('new');
+    const { seen, consumer } = recorder();
+    await q.drain(consumer, () => ({ location: 'x' }));
+    expect(seen.map((s) => s.body)).toEqual(['new']);
+    expect(q.expired.map((m) => m.body)).toEqual(['old']);
+    expect(q.backlog).toHaveLength(0);
+  });
+
   it('fails a send when told to, like a queue that refuses messages', async () => {
     const q = new QueueNetwork({ clock: () => T0, sendFailure: () => new Error('Queue send failed: 500') });
     await expect(q.producer.send('x')).rejects.toThrow('Queue send failed');

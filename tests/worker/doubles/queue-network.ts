@@ -14,7 +14,8 @@
  * Settlement follows the runtime: an explicit `ack()`/`retry()` wins over the batch-wide
  * `ackAll()`/`retryAll()`, the first call wins, a handler that returns acknowledges the
  * rest and one that throws retries them; a retried message comes back with `attempts + 1`
- * after its delay, and is dead-lettered after `maxRetries` retries.
+ * after its delay, and is dead-lettered after `maxRetries` retries. A message older than
+ * the retention period (default 4 days) is dropped undelivered, as the queue deletes it.
  */
 
 export interface QueueNetworkOptions {
@@ -28,6 +29,8 @@ export interface QueueNetworkOptions {
   maxRetries?: number;
   /** Delay of a retry without `delaySeconds`. */
   retryDelaySeconds?: number;
+  /** How long a message is kept from its first send; older ones are dropped undelivered. */
+  retentionMs?: number;
   /** Locations the invocations run in, assigned in turn. */
   locations?: string[];
   /** Seed of the shuffle (deterministic runs). */
@@ -82,6 +85,8 @@ export class QueueNetwork {
   readonly acked: Settled[] = [];
   readonly retried: Settled[] = [];
   readonly deadLettered: Settled[] = [];
+  /** Messages the queue deleted at the end of their retention, never acknowledged. */
+  readonly expired: QueuedMessage[] = [];
   /** Consumer invocations so far, and the most that ever ran at once. */
   invocations = 0;
   maxActive = 0;
@@ -104,6 +109,7 @@ export class QueueNetwork {
       maxBatchSize: o.maxBatchSize ?? 50,
       maxRetries: o.maxRetries ?? 5,
       retryDelaySeconds: o.retryDelaySeconds ?? 0,
+      retentionMs: o.retentionMs ?? 4 * 86_400_000,
       locations: o.locations ?? ['q1', 'q2', 'q3', 'q4'],
     };
     this.random = prng(o.seed ?? 1);
@@ -188,6 +194,9 @@ export class QueueNetwork {
    */
   async deliver<E>(consumer: Consumer<E>, envFor: (i: InvocationInfo) => E): Promise<{ batches: number }> {
     const now = this.clock();
+    const kept = now - this.options.retentionMs;
+    this.expired.push(...this.pending.filter((m) => m.sentAt <= kept));
+    this.pending = this.pending.filter((m) => m.sentAt > kept);
     const due = this.pending.filter((m) => m.availableAt <= now);
     if (!due.length) return { batches: 0 };
     this.pending = this.pending.filter((m) => m.availableAt > now);
