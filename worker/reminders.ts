@@ -217,7 +217,10 @@ export async function purgeUnconfirmed(
   const maxChunks = budget.maxChunks ?? PURGE_MAX_CHUNKS;
   const chunk = budget.chunk ?? PURGE_CHUNK;
   const deadline = Date.now() + (budget.budgetMs ?? PURGE_BUDGET_MS);
-  const due = `SELECT id FROM leads WHERE status = 'pending' AND confirmed_at IS NULL AND created_at < ?1 LIMIT ?2`;
+  // Never confirmed, and no consent given since the cutoff: a repeat registration after
+  // the retention period starts the clock again (its new consent keeps the lead).
+  const due = `SELECT id FROM leads WHERE status = 'pending' AND confirmed_at IS NULL AND created_at < ?1
+    AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.lead_id = leads.id AND c.given_at >= ?1) LIMIT ?2`;
   const stats: PurgeStats = { purged: 0, chunks: 0, d1Queries: 0, more: false };
   for (;;) {
     if (stats.chunks >= maxChunks || Date.now() >= deadline) {

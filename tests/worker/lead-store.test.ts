@@ -10,6 +10,7 @@ import {
   eraseAddress,
   eraseLeadById,
   getLead,
+  PENDING_CONSENT_TTL_MS,
   registerLead,
   unsubscribeLead,
   WELCOME_RESEND_INTERVAL_MS,
@@ -129,6 +130,21 @@ describe('registerLead', () => {
     expect((await register(email, T0 + 5000 + WELCOME_RESEND_INTERVAL_MS)).mail?.kind).toBe('welcome');
   });
 
+  it('replaces a pending consent whose link has expired with a fresh one on a repeat', async () => {
+    const email = uniqueEmail('stale');
+    const first = await register(email, T0);
+    const later = T0 + PENDING_CONSENT_TTL_MS + 60_000;
+    const again = await register(email, later);
+    expect(again).toMatchObject({ outcome: 'consents_added', mail: { kind: 'confirm' } });
+    const lead = (await getLead(env.DB, first.id))!;
+    expect(lead.consents.map((c) => [c.status, c.given.at])).toEqual([
+      ['withdrawn', new Date(T0).toISOString()],
+      ['pending', new Date(later).toISOString()],
+    ]);
+    // Still within the link's lifetime: the pending consent stays as it is.
+    expect((await register(email, later + 1000)).outcome).toBe('repeat');
+  });
+
   it('refuses a giveaway entry after the deadline but keeps the registration', async () => {
     const email = uniqueEmail('late');
     const r = await register(email, T0, { giveaway: true }, { giveawayOpen: false });
@@ -182,6 +198,17 @@ describe('confirm, unsubscribe and come back', () => {
     await confirmLead(env.DB, r.id, { atMs: T0 + 1000, ip: 'a', userAgent: 'b' }, T0);
     await unsubscribeLead(env.DB, r.id, T0 + 2000);
     expect(activeConsent((await getLead(env.DB, r.id))!, 'giveaway')?.status).toBe('confirmed');
+  });
+});
+
+describe('mail claims', () => {
+  it('refuse a claim for a lead that no longer exists and write nothing for it', async () => {
+    const ghost = 'd'.repeat(64);
+    expect(await claimSend(env.DB, { leadId: ghost, kind: 'confirm', ref: 'new' }, T0)).toBe('gone');
+    const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM mail_sends WHERE lead_id = ?1')
+      .bind(ghost)
+      .first<{ n: number }>();
+    expect(row!.n).toBe(0);
   });
 });
 

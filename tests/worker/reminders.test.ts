@@ -22,7 +22,18 @@ import {
   fanoutSlices,
   purgeUnconfirmed,
 } from '../../worker/reminders';
-import { fakeEmail, fakeQueue, makeLead, runQueue, sentCount } from './mail-helpers';
+import { getLead, registerLead } from '../../worker/store/lead-store';
+import { fakeEmail, fakeQueue, makeLead, runQueue, sentCount, TEST_TEXTS } from './mail-helpers';
+
+const registration = (email: string) => ({
+  email,
+  firstName: '',
+  privacy: true,
+  giveaway: false,
+  newsletter: false,
+  website: '',
+  referrer: '',
+});
 
 const START_MS = Date.parse(DEFAULT_CONFIG.webinar.start);
 const HOUR = 3_600_000;
@@ -324,6 +335,39 @@ describe('hourly maintenance', () => {
     });
     for (const kept of [recent, oldConfirmed, oldUnsubscribed])
       expect(await rowsOf(kept)).toMatchObject({ leads: 1, consents: 1, lead_events: 1, mail_sends: 1 });
+  });
+
+  it('keeps a lead whose person registered again after the retention period, and mails them a fresh link', async () => {
+    const now = Date.now();
+    const { email, id } = await (async () => {
+      const e = `spaet.${randomHex(4)}@beispiel.de`;
+      const first = await registerLead(db, env.LEAD_KEY_SECRET, registration(e), {
+        now: new Date(now - (PURGE_DAYS + 1) * DAY),
+        phase: 'before',
+        texts: TEST_TEXTS,
+        ip: '192.0.2.1',
+        userAgent: 'ua',
+        giveawayOpen: true,
+      });
+      return { email: e, id: first.id };
+    })();
+    const again = await registerLead(db, env.LEAD_KEY_SECRET, registration(email), {
+      now: new Date(now),
+      phase: 'before',
+      texts: TEST_TEXTS,
+      ip: '192.0.2.9',
+      userAgent: 'ua',
+      giveawayOpen: true,
+    });
+    // The old, unconfirmable consent is closed; a fresh one needs its own confirmation.
+    expect(again).toMatchObject({ outcome: 'consents_added', mail: { kind: 'confirm' } });
+    await runCron(CRON_HOURLY, now, { MAIL_QUEUE: fakeQueue().binding });
+    const lead = await getLead(db, id);
+    expect(lead).not.toBeNull();
+    expect(lead!.consents.map((c) => [c.kind, c.status, c.note])).toEqual([
+      ['privacy', 'withdrawn', 'expired_unconfirmed'],
+      ['privacy', 'pending', null],
+    ]);
   });
 
   it('deletes in chunks until none is due, and the next run finishes what a spent budget left', async () => {

@@ -92,3 +92,11 @@ describe('mail link tokens', () => {
     await expect(signToken('short', 'confirm', LEAD.id, LEAD.createdAt)).rejects.toThrow(/MAIL_TOKEN_SECRET/);
   });
 });
+
+describe('lifetimes', () => {
+  it('lets a pending consent expire exactly when its confirmation link does', async () => {
+    const { PENDING_CONSENT_TTL_MS } = await import('../../worker/store/lead-store');
+    const { TOKEN_TTL_S } = await import('../../worker/tokens');
+    expect(PENDING_CONSENT_TTL_MS).toBe(TOKEN_TTL_S.confirm * 1000);
+  });
+});

@@ -166,6 +166,11 @@ async function sendClaimed(
 ): Promise<void> {
   const budget = job.kind === 'confirm' ? confirmationBudget(lead, env) : undefined;
   const claim = await claimSend(env.DB, key, now.getTime(), budget);
+  if (claim === 'gone') {
+    log.info('mail.skipped', { kind: job.kind, why: 'lead_missing' });
+    for (const m of msgs) m.ack();
+    return;
+  }
   if (claim === 'over_address') {
     // Three confirmations in 24 hours are enough for any person; more is list bombing.
     log.info('mail.skipped', { kind: job.kind, why: 'address_budget' });

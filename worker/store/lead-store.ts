@@ -102,6 +102,12 @@ export interface RegisterResult {
   mail: MailRequest | null;
 }
 
+/**
+ * A pending consent older than this can no longer be confirmed (the confirmation link's
+ * lifetime, TOKEN_TTL_S.confirm in worker/tokens.ts): a repeat registration replaces it
+ * with a fresh one, with fresh proof, and the retention period starts again.
+ */
+export const PENDING_CONSENT_TTL_MS = 7 * 86_400_000;
 /** A pending lead gets a new confirmation on a repeat at most this often. */
 export const CONFIRM_RESEND_INTERVAL_MS = 10 * 60_000;
 /** A confirmed lead gets the welcome mail again on a repeat at most this often. */
@@ -167,6 +173,13 @@ export async function registerLead(
            AND NOT EXISTS (SELECT 1 FROM lead_events WHERE lead_id = ?1 AND type = 'registered')`,
       )
       .bind(id, now),
+    // Pending consents whose confirmation link has expired are closed (kept as history).
+    db
+      .prepare(
+        `UPDATE consents SET status = 'withdrawn', withdrawn_at = ?2, note = 'expired_unconfirmed'
+         WHERE lead_id = ?1 AND status = 'pending' AND given_at < ?2 - ?3`,
+      )
+      .bind(id, now, PENDING_CONSENT_TTL_MS),
     ...wanted.map((kind) =>
       db
         .prepare(
@@ -213,7 +226,7 @@ export async function registerLead(
   const results = (await db.batch<Record<string, unknown>>(statements)).slice(guards.length);
   const created = results[0].results.length === 1;
   const added = results
-    .slice(2, 2 + wanted.length)
+    .slice(3, 3 + wanted.length) // after the lead, its event and the expiry of stale pending consents
     .flatMap((r) => r.results.map((row) => row.kind as ConsentKind));
   const state = results[results.length - 1].results[0] as
     | { status: LeadStatus; pending: number; last_confirm: number | null; last_welcome: number | null }

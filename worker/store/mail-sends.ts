@@ -7,7 +7,8 @@
  * request slot for confirmations and welcome mails (worker/store/lead-store.ts).
  */
 
-export type ClaimResult = 'claimed' | 'sent' | 'busy' | 'over_address' | 'over_domain' | 'over_global';
+export type ClaimResult =
+  'claimed' | 'sent' | 'busy' | 'gone' | 'over_address' | 'over_domain' | 'over_global';
 
 /**
  * Budgets a confirmation send must fit (issue 12): per canonical mailbox in 24 h, per
@@ -67,7 +68,8 @@ export async function claimSend(
       .prepare(
         `INSERT INTO mail_sends (lead_id, kind, ref, claimed_at, claim_until, mailbox, domain)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-         WHERE (?8 IS NULL OR ${byAddress} < ?8)
+         WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
+           AND (?8 IS NULL OR ${byAddress} < ?8)
            AND (?9 IS NULL OR ${byDomain} < ?9)
            AND (?10 IS NULL OR ${overall} < ?10)
          ON CONFLICT (lead_id, kind, ref) DO UPDATE SET claimed_at = excluded.claimed_at,
@@ -91,13 +93,23 @@ export async function claimSend(
       .prepare(
         `SELECT (SELECT sent_at FROM mail_sends WHERE lead_id = ?1 AND kind = ?2 AND ref = ?3) AS sent_at,
            (SELECT COUNT(*) FROM mail_sends WHERE lead_id = ?1 AND kind = ?2 AND ref = ?3) AS own,
+           (SELECT COUNT(*) FROM leads WHERE id = ?1) AS alive,
            ${byAddress} AS a, ${byDomain} AS d, ${overall} AS g`,
       )
       .bind(key.leadId, key.kind, key.ref, nowMs, null, b.mailbox, b.domain),
   ]);
   if (won.results.length) return 'claimed';
-  const st = state.results[0] as { sent_at: number | null; own: number; a: number; d: number; g: number };
+  const st = state.results[0] as {
+    sent_at: number | null;
+    own: number;
+    alive: number;
+    a: number;
+    d: number;
+    g: number;
+  };
   if (st.sent_at != null) return 'sent';
+  // Erased (or purged) since the consumer read it: nothing may be written or sent for it.
+  if (!st.alive) return 'gone';
   if (st.own) return 'busy';
   if (b.perAddress24h !== null && st.a >= b.perAddress24h) return 'over_address';
   if (b.perDomainHourly !== null && st.d >= b.perDomainHourly) return 'over_domain';
