@@ -7,6 +7,7 @@
  * plain form post; both normalise to `true`, anything absent to `false`.
  */
 import * as v from 'valibot';
+import { isEmailAddress, MAX_EMAIL_LENGTH } from './email';
 
 /** Field names of the public form contract (see README, "Registration API"). */
 export const REGISTRATION_FIELDS = [
@@ -54,35 +55,46 @@ const tracking = v.optional(v.pipe(v.string(MSG.tracking), v.trim(), v.maxLength
 
 const MISSING: Record<string, string> = { email: MSG.emailMissing, privacy: MSG.privacy };
 
+/**
+ * The fields a visitor sees, each its own schema: the form checks them one by one as the
+ * visitor leaves them, so the browser bundle needs no object schema at all.
+ */
+export const REGISTRATION_FIELD_SCHEMAS = {
+  email: v.pipe(
+    v.string(MSG.emailMissing),
+    v.trim(),
+    v.nonEmpty(MSG.emailMissing),
+    v.maxLength(MAX_EMAIL_LENGTH, MSG.emailLong),
+    v.normalize('NFC'),
+    v.toLowerCase(),
+    // Internationalised domains (info@müller-bau.de) are valid; the output keeps them as
+    // typed, and src/lib/email.ts gives the punycode form for keys and sending.
+    v.check(isEmailAddress, MSG.emailInvalid),
+  ),
+  firstName: v.optional(
+    v.pipe(
+      v.string(MSG.nameChars),
+      v.trim(),
+      v.normalize('NFC'),
+      v.maxLength(50, MSG.nameLong),
+      v.check((name) => !LOOKS_LIKE_URL.test(name), MSG.nameUrl),
+      v.regex(NAME_CHARS, MSG.nameChars),
+    ),
+    '',
+  ),
+  // Required: absent, unticked or any other value all get the same plain request.
+  privacy: v.pipe(
+    v.union(CHECKED, MSG.privacy),
+    v.transform(isChecked),
+    v.check((accepted) => accepted, MSG.privacy),
+  ),
+  giveaway: checkbox,
+  newsletter: checkbox,
+};
+
 export const Registration = v.object(
   {
-    email: v.pipe(
-      v.string(MSG.emailMissing),
-      v.trim(),
-      v.nonEmpty(MSG.emailMissing),
-      v.maxLength(254, MSG.emailLong),
-      v.email(MSG.emailInvalid),
-      v.toLowerCase(),
-    ),
-    firstName: v.optional(
-      v.pipe(
-        v.string(MSG.nameChars),
-        v.trim(),
-        v.normalize('NFC'),
-        v.maxLength(50, MSG.nameLong),
-        v.check((name) => !LOOKS_LIKE_URL.test(name), MSG.nameUrl),
-        v.regex(NAME_CHARS, MSG.nameChars),
-      ),
-      '',
-    ),
-    // Required: absent, unticked or any other value all get the same plain request.
-    privacy: v.pipe(
-      v.union(CHECKED, MSG.privacy),
-      v.transform(isChecked),
-      v.check((accepted) => accepted, MSG.privacy),
-    ),
-    giveaway: checkbox,
-    newsletter: checkbox,
+    ...REGISTRATION_FIELD_SCHEMAS,
     website: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
     /** Origin of the page the visitor came from (document.referrer), if any. */
     referrer: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
@@ -134,6 +146,6 @@ export function validateRegistrationField(
   field: Exclude<RegistrationField, 'form'>,
   value: unknown,
 ): string | undefined {
-  const result = v.safeParse(Registration.entries[field], value);
+  const result = v.safeParse(REGISTRATION_FIELD_SCHEMAS[field], value);
   return result.success ? undefined : result.issues[0].message;
 }
