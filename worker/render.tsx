@@ -5,12 +5,12 @@
  * Solid-rendered body. Landing pages are cached in the isolate per (config version,
  * phase); pages carrying a visitor's input are never cached.
  */
-import { renderToString } from 'solid-js/web';
+import { NoHydration, renderToString } from 'solid-js/web';
 import { calendarLinks } from '../src/lib/calendar';
 import type { FieldErrors } from '../src/lib/registration';
 import { phaseAt, scheduleOf, type Phase } from '../src/lib/schedule';
 import type { WebinarConfig } from '../src/lib/webinar-config';
-import { Countdown } from '../src/components/countdown';
+import { COUNTDOWN_SLOT, countdownCells } from '../src/components/countdown';
 import {
   ISLANDS,
   jsonForScript,
@@ -18,8 +18,11 @@ import {
   type IslandName,
   type IslandProps,
 } from '../src/components/island';
-import { LandingPage } from '../src/components/page';
+import { LandingPage, REGISTRATIONS_SLOT, registrationsLine } from '../src/components/page';
+import { ThankYou } from '../src/components/thank-you';
 import {
+  ConsentLabel,
+  FORM_MESSAGES,
   RegistrationForm,
   type FormValues,
   type RegistrationFormProps,
@@ -168,34 +171,69 @@ export interface FormState {
   errors: FieldErrors;
 }
 
+/**
+ * HTML the island inserts as is (labels, the thank-you block): without hydration keys,
+ * which the island's own hydration would otherwise mistake for its elements.
+ */
+const staticHtml = (render: () => unknown) =>
+  renderToString(() => <NoHydration>{render() as never}</NoHydration>);
+
+const giveawayOpenAt = (config: WebinarConfig, nowMs: number) => nowMs < Date.parse(config.giveaway.deadline);
+
 export function formProps(
   config: WebinarConfig,
   phase: Phase,
   nowMs: number,
   state?: FormState,
 ): RegistrationFormProps {
+  const thanks = () => (
+    <ThankYou
+      heading={config.form.thankYouHeading}
+      text={config.form.thankYouText}
+      calendar={phase === 'after' ? null : calendarLinks(config)}
+    />
+  );
+  const label = (props: Parameters<typeof ConsentLabel>[0]) => staticHtml(() => <ConsentLabel {...props} />);
   return {
-    mode: phase === 'after' ? 'replay' : 'register',
-    heading: phase === 'after' ? config.form.replayHeading : config.form.heading,
     submitLabel: phase === 'after' ? 'Aufzeichnung anfordern' : config.cta,
-    privacyLabel: config.form.privacyLabel,
-    giveawayLabel: config.form.giveawayLabel,
-    newsletterLabel: config.form.newsletterLabel,
-    giveawayOpen: nowMs < Date.parse(config.giveaway.deadline),
-    thankYouHeading: config.form.thankYouHeading,
-    thankYouText: config.form.thankYouText,
-    calendar: phase === 'after' ? null : calendarLinks(config),
+    labels: {
+      privacy: label({
+        text: config.form.privacyLabel,
+        link: { href: '/datenschutz', text: 'Datenschutzhinweise' },
+        required: true,
+      }),
+      giveaway: label({
+        text: config.form.giveawayLabel,
+        link: { href: '/teilnahmebedingungen', text: 'Teilnahmebedingungen' },
+      }),
+      newsletter: label({ text: config.form.newsletterLabel }),
+    },
+    giveawayOpen: giveawayOpenAt(config, nowMs),
+    messages: FORM_MESSAGES,
+    thanksHtml: staticHtml(thanks),
     ...(state ? { values: state.values, errors: state.errors } : {}),
   };
 }
 
-export function renderLanding(shellHtml: string, live: LiveConfig, nowMs: number, state?: FormState): string {
+/** What differs per response and is filled into the (cached) page by `fillSlots`. */
+export interface ResponseValues {
+  /** Confirmed registrations, or null when unknown (then the line is left out). */
+  registrations?: number | null;
+}
+
+/** The landing page with its per-response slots still empty: what the cache holds. */
+function renderLandingTemplate(
+  shellHtml: string,
+  live: LiveConfig,
+  nowMs: number,
+  state?: FormState,
+): string {
   const { config } = live;
   const phase = phaseAt(scheduleOf(config.webinar), nowMs);
-  const countdown = island('countdown', Countdown, { startMs: scheduleOf(config.webinar).startMs });
   const form = island('form', RegistrationForm, formProps(config, phase, nowMs, state));
-  const body = renderToString(() => (
-    <LandingPage config={config} phase={phase} countdown={countdown} form={form} />
+  // The page around the island is never hydrated, so it carries no hydration keys.
+  const body = staticHtml(() => (
+    <LandingPage config={config} phase={phase} giveawayOpen={giveawayOpenAt(config, nowMs)} form={form} />
   ));
   const head = headTags({
     title: config.seo.title,
@@ -207,23 +245,57 @@ export function renderLanding(shellHtml: string, live: LiveConfig, nowMs: number
   return fillShell(shellHtml, { head, body, interactive: true });
 }
 
+/**
+ * Fills the slots of one response: the countdown's values at `nowMs` (so the page reads
+ * right without JavaScript) and the registration count, when the config shows it and it
+ * has reached the configured minimum.
+ */
+export function fillSlots(html: string, config: WebinarConfig, nowMs: number, values: ResponseValues = {}) {
+  const { registrations } = values;
+  const { show, minimum } = config.registrationCount;
+  const line =
+    show && typeof registrations === 'number' && registrations > 0 && registrations >= minimum
+      ? escapeHtml(registrationsLine(registrations))
+      : '';
+  return html
+    .replace(COUNTDOWN_SLOT, () => countdownCells(scheduleOf(config.webinar).startMs - nowMs))
+    .replace(REGISTRATIONS_SLOT, () => line);
+}
+
+/** The landing page for one response, uncached (form re-renders with input, previews). */
+export function renderLanding(
+  shellHtml: string,
+  live: LiveConfig,
+  nowMs: number,
+  state?: FormState,
+  values?: ResponseValues,
+): string {
+  return fillSlots(renderLandingTemplate(shellHtml, live, nowMs, state), live.config, nowMs, values);
+}
+
 /** Cache of rendered landing pages; bounded so old versions do not pile up. */
 const landingCache = new Map<string, string>();
 
-export function cachedLanding(shellHtml: string, live: LiveConfig, nowMs: number, useCache: boolean): string {
+export function cachedLanding(
+  shellHtml: string,
+  live: LiveConfig,
+  nowMs: number,
+  useCache: boolean,
+  values?: ResponseValues,
+): string {
   const { config, version } = live;
   const phase = phaseAt(scheduleOf(config.webinar), nowMs);
-  // The giveaway checkbox disappears at its deadline, so that is part of the key too.
-  const giveawayOpen = nowMs < Date.parse(config.giveaway.deadline);
-  const key = `${version}:${phase}:${giveawayOpen ? 1 : 0}`;
-  const hit = useCache ? landingCache.get(key) : undefined;
-  if (hit) return hit;
-  const html = renderLanding(shellHtml, live, nowMs);
-  if (useCache) {
-    if (landingCache.size >= 8) landingCache.delete(landingCache.keys().next().value!);
-    landingCache.set(key, html);
+  // The giveaway checkbox and band change at its deadline, so that is part of the key too.
+  const key = `${version}:${phase}:${giveawayOpenAt(config, nowMs) ? 1 : 0}`;
+  let html = useCache ? landingCache.get(key) : undefined;
+  if (!html) {
+    html = renderLandingTemplate(shellHtml, live, nowMs);
+    if (useCache) {
+      if (landingCache.size >= 8) landingCache.delete(landingCache.keys().next().value!);
+      landingCache.set(key, html);
+    }
   }
-  return html;
+  return fillSlots(html, config, nowMs, values);
 }
 
 export function resetRenderCache() {
@@ -237,7 +309,7 @@ export function renderSimple(
   config: WebinarConfig,
   o: { title: string; path: string; body: () => unknown; noindex?: boolean },
 ): string {
-  const body = renderToString(() => o.body() as never);
+  const body = staticHtml(o.body);
   const head = headTags({
     title: o.title,
     description: config.seo.description,

@@ -1,55 +1,68 @@
 /**
- * Countdown to the start, an island hydrated in the browser. The server renders an empty,
- * fixed-height box (the time on the server would be stale in the cached HTML); the
- * browser fills it in after hydration, so there is no layout shift and no mismatch.
+ * Countdown to the start. The worker writes the values of the moment it answers into
+ * every response (the cached page holds a slot for them, see worker/render.tsx), so the
+ * page reads right without JavaScript; the browser then only keeps the numbers running
+ * from those very values, so nothing jumps when the script arrives and a wrong clock on
+ * the visitor's device changes nothing.
  */
-import { createSignal, For, onCleanup, onMount, Show } from 'solid-js';
 
-export interface CountdownProps {
-  startMs: number;
-}
+/** Element id of the countdown; the script finds it by this. */
+export const COUNTDOWN_ID = 'countdown';
+/** Replaced per response by `countdownCells` (an HTML comment survives Solid's SSR). */
+export const COUNTDOWN_SLOT = '<!--app-countdown-->';
 
-function parts(ms: number) {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  return {
-    d: Math.floor(s / 86400),
-    h: Math.floor((s % 86400) / 3600),
-    m: Math.floor((s % 3600) / 60),
-    s: s % 60,
-  };
-}
+const UNITS = ['Tage', 'Std.', 'Min.', 'Sek.'];
+const SECONDS = [86400, 3600, 60, 1];
+const STARTING = 'Das Webinar beginnt jetzt.';
 
-const pad = (n: number) => String(n).padStart(2, '0');
-
-const UNITS = ['Tage', 'Std.', 'Min.', 'Sek.'] as const;
-
-export function Countdown(props: CountdownProps) {
-  const [now, setNow] = createSignal<number | null>(null);
-  onMount(() => {
-    setNow(Date.now());
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    onCleanup(() => clearInterval(timer));
+/** Days, hours, minutes and seconds left; hours to seconds zero-padded. */
+export function countdownValues(ms: number): string[] {
+  let s = Math.max(0, Math.floor(ms / 1000));
+  return SECONDS.map((unit, i) => {
+    const n = Math.floor(s / unit);
+    s -= n * unit;
+    return i ? String(n).padStart(2, '0') : String(n);
   });
-  const cells = () => {
-    const p = parts(props.startMs - now()!);
-    return [String(p.d), pad(p.h), pad(p.m), pad(p.s)];
-  };
+}
+
+/** The countdown's cells for `ms` left, as HTML (numbers and fixed words only). */
+export function countdownCells(ms: number): string {
+  if (ms < 1000) return `<span class="cd-live">${STARTING}</span>`;
+  return countdownValues(ms)
+    .map((value, i) => `<span class="cd-cell"><b>${value}</b> ${UNITS[i]}</span>`)
+    .join('');
+}
+
+/** The server-rendered box the values go into. */
+export function Countdown() {
   return (
-    <div class="countdown" role="timer" aria-label="Zeit bis zum Beginn">
-      <Show when={now() !== null}>
-        <Show
-          when={props.startMs > now()!}
-          fallback={<span class="cd-live">Das Webinar beginnt jetzt.</span>}
-        >
-          <For each={UNITS}>
-            {(unit, i) => (
-              <span class="cd-cell">
-                <b>{cells()[i()]}</b> {unit}
-              </span>
-            )}
-          </For>
-        </Show>
-      </Show>
-    </div>
+    <div
+      id={COUNTDOWN_ID}
+      class="countdown"
+      role="timer"
+      aria-label="Zeit bis zum Beginn"
+      innerHTML={COUNTDOWN_SLOT}
+    />
   );
+}
+
+/**
+ * Browser: keeps the server's numbers running. They were right when the response was
+ * written, roughly when this page's navigation started (`performance.now()` counts from
+ * there), so the time left is read back from them instead of from the device clock.
+ */
+export function runCountdown(el: HTMLElement) {
+  const cells = el.getElementsByTagName('b');
+  if (cells.length !== 4) return;
+  const end = SECONDS.reduce((sum, unit, i) => sum + Number(cells[i].textContent) * unit, 0) * 1000;
+  const tick = () => {
+    const left = end - performance.now();
+    if (left < 1000) {
+      el.textContent = STARTING;
+      return;
+    }
+    countdownValues(left).forEach((value, i) => (cells[i].textContent = value));
+    setTimeout(tick, left % 1000 || 1000);
+  };
+  tick();
 }

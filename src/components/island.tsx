@@ -2,19 +2,18 @@
  * Islands: the only parts of the visitor page that ship JavaScript. The worker renders an
  * island's component to HTML with its own render id and writes its props beside it as a
  * JSON data block; the browser hydrates exactly that element with exactly those props.
+ * Today there is one, the registration form; the countdown is plain server HTML that a
+ * few lines of script keep running (src/components/countdown.tsx).
  */
-import type { CountdownProps } from './countdown';
 import type { RegistrationFormProps } from './registration-form';
 
 export interface IslandProps {
-  countdown: CountdownProps;
   form: RegistrationFormProps;
 }
 export type IslandName = keyof IslandProps;
 
 /** Element id and Solid render id per island; shared by server and client. */
 export const ISLANDS: Record<IslandName, { id: string; renderId: string }> = {
-  countdown: { id: 'countdown', renderId: 'c' },
   form: { id: 'register-form', renderId: 'f' },
 };
 

@@ -1,107 +1,136 @@
 /**
- * The landing page's static sections, rendered by the worker. Islands (countdown, form)
- * are rendered separately and passed in as HTML, so only they ship JavaScript.
+ * The landing page, rendered by the worker: a hero with the registration form beside the
+ * title on wide screens (below it on phones), the content sections, a register button
+ * that stays in reach on phones, the footer. Islands (the form) are rendered separately
+ * and passed in as HTML, so only they ship JavaScript; slots (countdown, registration
+ * count) are filled per response by worker/render.tsx.
  */
 import { For, Show, type JSX } from 'solid-js';
 import type { WebinarConfig } from '../lib/webinar-config';
-import { formatGermanDate, formatGermanTime, scheduleOf, type Phase } from '../lib/schedule';
+import { formatGermanDate, formatGermanDateTime, formatGermanTime, type Phase } from '../lib/schedule';
 import { Avatar } from './avatar';
+import { Countdown } from './countdown';
 import { Island, type IslandMarkup } from './island';
+import { AgendaSection, FaqSection, GiveawaySection, SpeakersSection, TopicsSection } from './sections';
+
+/** Replaced per response with "Bereits N Anmeldungen" or nothing (worker/render.tsx). */
+export const REGISTRATIONS_SLOT = '<!--app-registrations-->';
+
+/** "Bereits 1.234 Anmeldungen"; singular for one. */
+export function registrationsLine(n: number): string {
+  return `Bereits ${n.toLocaleString('de-DE')} ${n === 1 ? 'Anmeldung' : 'Anmeldungen'}`;
+}
+
+/** "Mit A, B, C und 3 weiteren Referenten" */
+export function speakerNames(names: string[]): string {
+  if (names.length <= 1) return `Mit ${names.join('')}`;
+  if (names.length <= 3) return `Mit ${names.slice(0, -1).join(', ')} und ${names[names.length - 1]}`;
+  const rest = names.length - 3;
+  return `Mit ${names.slice(0, 3).join(', ')} und ${rest} weiteren Referenten`;
+}
+
+/** Wide screens: who speaks, beside the form, where the hero would otherwise end early. */
+function SpeakerTeaser(props: { config: WebinarConfig }) {
+  return (
+    <p class="with">
+      <span class="faces" aria-hidden="true">
+        <For each={props.config.speakers.slice(0, 4)}>{(speaker) => <Avatar speaker={speaker} />}</For>
+      </span>
+      <span>{speakerNames(props.config.speakers.map((s) => s.name))}</span>
+    </p>
+  );
+}
 
 export interface LandingPageProps {
   config: WebinarConfig;
   phase: Phase;
-  /** Server-rendered islands (trusted: our own renderToString output). */
-  countdown: IslandMarkup;
+  /** False once the giveaway's deadline has passed. */
+  giveawayOpen: boolean;
+  /** Server-rendered island (trusted: our own renderToString output). */
   form: IslandMarkup;
 }
 
 export function LandingPage(props: LandingPageProps) {
   const c = () => props.config;
-  const start = () => scheduleOf(c().webinar).startMs;
+  const start = () => Date.parse(c().webinar.start);
+  const cta = () => (props.phase === 'after' ? 'Aufzeichnung anfordern' : c().cta);
   return (
     <>
-      <header class="hero">
-        <div class="wrap">
-          <p class="eyebrow">
-            <Show when={props.phase === 'live'} fallback={c().webinar.eyebrow}>
-              <span class="live-dot" aria-hidden="true" /> Jetzt live
-            </Show>
-          </p>
-          <h1>{c().webinar.title}</h1>
-          <p class="lead">{c().webinar.subtitle}</p>
-          <p class="when">
-            <time datetime={c().webinar.start}>
-              <span>{formatGermanDate(start())}</span>
-              <span>{formatGermanTime(start())}</span>
-            </time>
-          </p>
-          <Show when={props.phase === 'before'}>
-            <Island name="countdown" markup={props.countdown} />
-          </Show>
-          <Show when={props.phase === 'live'}>
-            <p class="phase-note">
-              Das Webinar läuft gerade. Melden Sie sich jetzt an – Sie erhalten den Zugang sofort per E-Mail.
-            </p>
-          </Show>
-          <Show when={props.phase === 'after'}>
-            <p class="phase-note">
-              Das Webinar hat bereits stattgefunden. Fordern Sie jetzt kostenlos die Aufzeichnung an.
-            </p>
-          </Show>
-          <a class="cta" href="#anmeldung">
-            {props.phase === 'after' ? 'Aufzeichnung anfordern' : c().cta}
-          </a>
-          <p class="reassure">{c().reassurance}</p>
-        </div>
-      </header>
+      <Show when={c().logo}>
+        {(logo) => (
+          <header class="top">
+            <div class="wrap">
+              <img
+                class="logo"
+                src={`/media/${logo().hash}`}
+                width={Math.round(logo().width / 2)}
+                height={Math.round(logo().height / 2)}
+                alt={c().legal.company}
+              />
+            </div>
+          </header>
+        )}
+      </Show>
       <main>
-        <section class="topics wrap" aria-labelledby="topics-h">
-          <h2 id="topics-h">{c().topicsHeading}</h2>
-          <ol class="cards">
-            <For each={c().topics}>
-              {(topic) => (
-                <li class="card">
-                  <h3>{topic.title}</h3>
-                  <p>{topic.description}</p>
-                </li>
-              )}
-            </For>
-          </ol>
-        </section>
-        <section class="speakers wrap" aria-labelledby="speakers-h">
-          <h2 id="speakers-h">{c().speakersHeading}</h2>
-          <ul class="grid">
-            <For each={c().speakers}>
-              {(speaker) => (
-                <li class="speaker">
-                  <Avatar speaker={speaker} />
-                  <div>
-                    <h3>{speaker.name}</h3>
-                    <p class="role">{speaker.role}</p>
-                    <p class="bio">{speaker.bio}</p>
-                  </div>
-                </li>
-              )}
-            </For>
-          </ul>
-        </section>
-        <section class="giveaway" aria-labelledby="giveaway-h">
-          <div class="wrap">
-            <h2 id="giveaway-h">{c().giveaway.headline}</h2>
-            <p>{c().giveaway.prize}</p>
-            <p class="small">
-              Teilnahmeschluss: {formatGermanDate(Date.parse(c().giveaway.deadline))},{' '}
-              {formatGermanTime(Date.parse(c().giveaway.deadline))}.{' '}
-              <a href="/teilnahmebedingungen">Teilnahmebedingungen</a>
-            </p>
+        <section class="hero" aria-labelledby="title">
+          <div class="wrap hero-grid">
+            <div class="hero-text">
+              <p class="eyebrow">
+                <Show when={props.phase === 'live'} fallback={c().webinar.eyebrow}>
+                  <span class="live-dot" aria-hidden="true" /> Jetzt live
+                </Show>
+              </p>
+              <h1 id="title">{c().webinar.title}</h1>
+              <p class="lead">{c().webinar.subtitle}</p>
+              <p class="when">
+                <time datetime={c().webinar.start}>
+                  <span>{formatGermanDate(start())}</span>
+                  <span>{formatGermanTime(start())}</span>
+                </time>
+              </p>
+              <Show when={props.phase === 'before'}>
+                <Countdown />
+              </Show>
+              <Show when={props.phase !== 'before'}>
+                <p class="phase-note">
+                  {props.phase === 'live'
+                    ? 'Das Webinar läuft gerade. Melden Sie sich jetzt an – Sie erhalten den Zugang sofort per E-Mail.'
+                    : 'Das Webinar hat bereits stattgefunden. Fordern Sie jetzt kostenlos die Aufzeichnung an.'}
+                </p>
+              </Show>
+              <SpeakerTeaser config={c()} />
+              <Show when={c().registrationCount.show}>
+                <p class="proof" innerHTML={REGISTRATIONS_SLOT} />
+              </Show>
+              {/* Phones only: on wide screens the form itself is beside the title. */}
+              <div class="hero-cta">
+                <a class="cta" href="#anmeldung">
+                  {cta()}
+                </a>
+                <p class="reassure">{c().reassurance}</p>
+              </div>
+            </div>
+            <section id="anmeldung" class="form-card" aria-labelledby="register-h">
+              <h2 id="register-h">{props.phase === 'after' ? c().form.replayHeading : c().form.heading}</h2>
+              <Island name="form" markup={props.form} />
+              <p class="reassure">{c().reassurance}</p>
+            </section>
           </div>
         </section>
-        <section id="anmeldung" class="register wrap" aria-labelledby="register-h">
-          <h2 id="register-h">{props.phase === 'after' ? c().form.replayHeading : c().form.heading}</h2>
-          <p class="reassure">{c().reassurance}</p>
-          <Island name="form" markup={props.form} />
-        </section>
+        <div class="more">
+          <TopicsSection config={c()} />
+          <AgendaSection config={c()} />
+          <SpeakersSection config={c()} />
+          <GiveawaySection config={c()} open={props.giveawayOpen} />
+          <FaqSection config={c()} />
+          {/* Sticky on phones: it never leaves this block, so it cannot cover the form above
+              or the footer links below (and it needs no script to do so). */}
+          <p class="sticky-cta">
+            <a class="cta" href="#anmeldung">
+              {cta()}
+            </a>
+          </p>
+        </div>
       </main>
       <SiteFooter config={c()} />
     </>
@@ -147,6 +176,21 @@ export function SimplePage(props: { config: WebinarConfig; heading: string; chil
 
 export function Paragraphs(props: { items: string[] }) {
   return <For each={props.items}>{(p) => <p>{p}</p>}</For>;
+}
+
+/** The giveaway's terms; the deadline comes from its field, never from the text. */
+export function TermsPage(props: { config: WebinarConfig; nowMs: number }) {
+  const g = () => props.config.giveaway;
+  const deadline = () => Date.parse(g().deadline);
+  return (
+    <SimplePage config={props.config} heading={`Teilnahmebedingungen: ${g().headline}`}>
+      <p>
+        <strong>Teilnahmeschluss:</strong> {formatGermanDateTime(deadline())}
+        {props.nowMs >= deadline() ? ' – das Gewinnspiel ist beendet.' : '.'}
+      </p>
+      <Paragraphs items={g().terms} />
+    </SimplePage>
+  );
 }
 
 export function ImprintPage(props: { config: WebinarConfig }) {

@@ -2,15 +2,11 @@
  * The registration form, an island: rendered by the worker (so it works without
  * JavaScript as a plain form post) and hydrated in the browser, where it validates each
  * field as the visitor leaves it, submits without a reload and retries once by itself.
+ * Everything the browser does not need to compute (the thank-you block, UTM parameters,
+ * which the worker reads from the page address) stays on the server.
  */
-import { createSignal, Show } from 'solid-js';
-import {
-  validateRegistration,
-  validateRegistrationField,
-  type FieldErrors,
-  type RegistrationField,
-} from '../lib/registration';
-import type { CalendarLinks } from '../lib/calendar';
+import { createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { validateRegistrationField, type FieldErrors, type RegistrationField } from '../lib/registration';
 
 export type FormValues = {
   email?: string;
@@ -20,24 +16,27 @@ export type FormValues = {
   newsletter?: boolean;
 };
 
+type CheckboxField = 'privacy' | 'giveaway' | 'newsletter';
+
 export interface RegistrationFormProps {
-  mode: 'register' | 'replay';
-  heading: string;
   submitLabel: string;
-  privacyLabel: string;
-  giveawayLabel: string;
-  newsletterLabel: string;
+  /**
+   * The consent labels as HTML (text, link, "Pflichtfeld"), rendered by the worker
+   * (`consentLabelHtml`) so the browser needs no code for them; trusted HTML.
+   */
+  labels: Record<CheckboxField, string>;
   /** False once the giveaway's deadline has passed: the checkbox is not offered. */
   giveawayOpen: boolean;
-  thankYouHeading: string;
-  thankYouText: string;
-  calendar: CalendarLinks | null;
+  /** FORM_MESSAGES, handed over by the worker so the strings are not in the bundle. */
+  messages: typeof FORM_MESSAGES;
+  /** The done state, rendered by the worker (src/components/thank-you.tsx); trusted HTML. */
+  thanksHtml: string;
   /** Re-rendered after a failed plain form post: the visitor's input and the errors. */
   values?: FormValues;
   errors?: FieldErrors;
 }
 
-const MESSAGES = {
+export const FORM_MESSAGES = {
   sending: 'Wird gesendet …',
   network:
     'Keine Verbindung zum Server. Bitte prüfen Sie Ihre Internetverbindung und versuchen Sie es erneut – Ihre Angaben bleiben erhalten.',
@@ -45,61 +44,109 @@ const MESSAGES = {
   tooMany:
     'Zu viele Anmeldeversuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es dann erneut.',
   unexpected: 'Ihre Anmeldung konnte nicht gespeichert werden. Bitte versuchen Sie es erneut.',
-  fixErrors: 'Bitte korrigieren Sie die markierten Angaben.',
+  fixErrors: 'Bitte korrigieren Sie:',
 } as const;
 
-type CheckboxField = 'privacy' | 'giveaway' | 'newsletter';
-const FIELD_ORDER: Exclude<RegistrationField, 'form'>[] = [
-  'email',
-  'firstName',
-  'privacy',
-  'giveaway',
-  'newsletter',
-];
+type Field = Exclude<RegistrationField, 'form'>;
+const FIELD_ORDER: Field[] = ['email', 'firstName', 'privacy', 'giveaway', 'newsletter'];
 const RETRY_DELAY_MS = 1200;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Reads UTM parameters and the external referrer's origin in the browser. */
-function trackingFields(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const params = new URLSearchParams(location.search);
-  for (const key of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']) {
-    const value = params.get(key);
-    if (value) out[key] = value.slice(0, 200);
-  }
+/** The origin of the external page the visitor came from, if any. */
+function referrerOrigin(): string {
   try {
-    const ref = document.referrer && new URL(document.referrer);
-    if (ref && ref.origin !== location.origin) out.referrer = ref.origin;
+    const ref = new URL(document.referrer);
+    return ref.origin !== location.origin ? ref.origin : '';
   } catch {
-    /* an unparsable referrer is simply not recorded */
+    return '';
   }
-  return out;
+}
+
+/** Field → first message, only for fields that have one, in the form's order. */
+export function fieldErrorList(errors: FieldErrors | undefined): [Field, string][] {
+  return FIELD_ORDER.filter((f) => errors?.[f]).map((f) => [f, errors![f]!]);
+}
+
+/** A consent checkbox's label: the text, a link to the document it refers to, "Pflichtfeld". */
+export function ConsentLabel(props: {
+  text: string;
+  link?: { href: string; text: string };
+  required?: boolean;
+}) {
+  return (
+    <>
+      {props.text}
+      <Show when={props.link}>
+        {(link) => (
+          <>
+            {' '}
+            <a href={link().href} target="_blank" rel="noopener">
+              {link().text}
+            </a>
+          </>
+        )}
+      </Show>
+      <Show when={props.required}>
+        <span class="req"> (Pflichtfeld)</span>
+      </Show>
+    </>
+  );
 }
 
 export function RegistrationForm(props: RegistrationFormProps) {
+  const messages = props.messages;
   const [values, setValues] = createSignal<FormValues>({ ...props.values });
   const [errors, setErrors] = createSignal<FieldErrors>({ ...props.errors });
   const [sending, setSending] = createSignal(false);
   const [done, setDone] = createSignal(false);
-  const [status, setStatus] = createSignal(
-    props.errors?.form ?? (props.errors && Object.keys(props.errors).length ? MESSAGES.fixErrors : ''),
-  );
+  // A message about the whole form (network, server); field problems are listed instead.
+  const [status, setStatus] = createSignal(props.errors?.form ?? '');
+  // The list of field problems shows from the first failed submit on and shrinks as the
+  // visitor fixes them, so it never claims a problem that is gone.
+  const [listed, setListed] = createSignal(fieldErrorList(props.errors).length > 0);
   let formEl: HTMLFormElement | undefined;
-  let doneHeading: HTMLHeadingElement | undefined;
+  let thanksEl: HTMLDivElement | undefined;
+
+  // Whether a mouse button or finger is down right now (see `afterPress`).
+  let pressed = false;
+  onMount(() => {
+    const track = (e: Event) => (pressed = e.type === 'pointerdown');
+    const types = ['pointerdown', 'pointerup', 'pointercancel'];
+    types.forEach((t) => document.addEventListener(t, track, true));
+    onCleanup(() => types.forEach((t) => document.removeEventListener(t, track, true)));
+  });
+
+  /**
+   * Runs `show` once the press that moved focus away is over. A message appearing between
+   * press and release moves what is under the pointer, so the release lands elsewhere and
+   * the tap is lost (the privacy box stays unticked). A touch tap's press and release come
+   * in one task, so the next task is after it; a held mouse button is waited for.
+   */
+  const afterPress = (show: () => void) => {
+    const wait = () => (pressed ? setTimeout(wait, 50) : show());
+    setTimeout(wait);
+  };
 
   const set = (field: keyof FormValues, value: string | boolean) =>
     setValues((v) => ({ ...v, [field]: value }));
 
-  const checkField = (field: Exclude<RegistrationField, 'form'>) => {
+  const checkField = (field: Field) => {
     const value = values()[field];
-    const message = validateRegistrationField(field, typeof value === 'boolean' ? value || undefined : value);
+    const message = validateRegistrationField(field, value === false ? undefined : value);
     setErrors((e) => ({ ...e, [field]: message }));
   };
 
   const focusFirstError = (errs: FieldErrors) => {
-    const first = FIELD_ORDER.find((f) => errs[f]);
-    if (first) formEl?.querySelector<HTMLElement>(`[name="${first}"]`)?.focus();
+    const first = fieldErrorList(errs)[0];
+    if (first) formEl?.querySelector<HTMLElement>(`[name="${first[0]}"]`)?.focus();
+  };
+
+  const showErrors = (errs: FieldErrors) => {
+    setErrors(errs);
+    setStatus(errs.form ?? '');
+    setListed(true);
+    focusFirstError(errs);
   };
 
   async function post(body: string): Promise<Response> {
@@ -112,8 +159,7 @@ export function RegistrationForm(props: RegistrationFormProps) {
       const res = await fetch('/api/register', init);
       if (res.status !== 503) return res;
       // KV hiccup: wait as the server asks (bounded), then one more try.
-      const wait = Math.min(Number(res.headers.get('retry-after')) || 1, 3);
-      await sleep(wait * 1000);
+      await sleep(Math.min(Number(res.headers.get('retry-after')) || 1, 3) * 1000);
     } catch {
       await sleep(RETRY_DELAY_MS);
     }
@@ -127,77 +173,54 @@ export function RegistrationForm(props: RegistrationFormProps) {
     // ticked boxes before hydration, and not every such event is replayed.
     const form = new FormData(formEl);
     const text = (name: string) => String(form.get(name) ?? '');
-    const payload = {
+    const entered: Required<FormValues> = {
       email: text('email'),
       firstName: text('firstName'),
       privacy: form.has('privacy'),
       giveaway: props.giveawayOpen && form.has('giveaway'),
       newsletter: form.has('newsletter'),
-      website: text('website'),
-      ...trackingFields(),
     };
-    setValues({
-      email: payload.email,
-      firstName: payload.firstName,
-      privacy: payload.privacy,
-      giveaway: payload.giveaway,
-      newsletter: payload.newsletter,
-    });
-    const checked = validateRegistration(payload);
-    if (!checked.ok) {
-      setErrors(checked.errors);
-      setStatus(MESSAGES.fixErrors);
-      focusFirstError(checked.errors);
-      return;
-    }
+    setValues(entered);
+    const errs: FieldErrors = {};
+    for (const f of FIELD_ORDER)
+      errs[f] = validateRegistrationField(f, entered[f] === false ? undefined : entered[f]);
+    if (fieldErrorList(errs).length) return showErrors(errs);
     setSending(true);
-    setStatus(MESSAGES.sending);
+    setStatus('');
     try {
-      const res = await post(JSON.stringify(payload));
+      // UTM parameters are not copied: the worker reads them from the page's address.
+      const res = await post(
+        JSON.stringify({ ...entered, website: text('website'), referrer: referrerOrigin() }),
+      );
       if (res.ok) {
         setErrors({});
         setDone(true);
-        setStatus('');
-        doneHeading?.focus();
-        return;
-      }
-      if (res.status === 400) {
+        (thanksEl?.firstElementChild as HTMLElement | null)?.focus();
+      } else if (res.status === 400) {
         const body = (await res.json().catch(() => null)) as { errors?: FieldErrors } | null;
-        const errs = body?.errors ?? { form: MESSAGES.unexpected };
-        setErrors(errs);
-        setStatus(errs.form ?? MESSAGES.fixErrors);
-        focusFirstError(errs);
-      } else if (res.status === 429) setStatus(MESSAGES.tooMany);
-      else if (res.status === 503) setStatus(MESSAGES.busy);
-      else setStatus(MESSAGES.unexpected);
+        showErrors(body?.errors ?? { form: messages.unexpected });
+      } else
+        setStatus(
+          res.status === 429 ? messages.tooMany : res.status === 503 ? messages.busy : messages.unexpected,
+        );
     } catch {
-      setStatus(MESSAGES.network);
+      setStatus(messages.network);
     } finally {
       setSending(false);
     }
   }
 
-  // Leaving a field for the submit button: the submit validates everything anyway, and a
-  // message appearing on blur would push the button away under the pointer, so the click
-  // landed elsewhere and the form was never sent.
-  const toSubmit = (e: FocusEvent) =>
-    (e.relatedTarget as HTMLElement | null)?.getAttribute('type') === 'submit';
+  const problems = () => (listed() ? fieldErrorList(errors()) : []);
 
-  const describedBy = (field: RegistrationField, hint?: string) =>
-    [hint, errors()[field] ? `${field}-error` : undefined].filter(Boolean).join(' ') || undefined;
+  const describedBy = (field: Field) => (errors()[field] ? `${field}-error` : undefined);
 
-  const FieldError = (p: { field: RegistrationField }) => (
+  const FieldError = (p: { field: Field }) => (
     <p id={`${p.field}-error`} class="field-error" hidden={!errors()[p.field]}>
       {errors()[p.field]}
     </p>
   );
 
-  const Checkbox = (p: {
-    field: CheckboxField;
-    label: string;
-    required?: boolean;
-    link?: { href: string; text: string };
-  }) => (
+  const Checkbox = (p: { field: CheckboxField; required?: boolean }) => (
     <div class={`check${errors()[p.field] ? ' invalid' : ''}`}>
       <input
         type="checkbox"
@@ -207,49 +230,23 @@ export function RegistrationForm(props: RegistrationFormProps) {
         required={p.required}
         aria-invalid={errors()[p.field] ? 'true' : undefined}
         aria-describedby={describedBy(p.field)}
-        autofocus={!!props.errors && FIELD_ORDER.find((f) => props.errors![f]) === p.field}
+        autofocus={fieldErrorList(props.errors)[0]?.[0] === p.field}
         onChange={(e) => {
           set(p.field, e.currentTarget.checked);
           if (errors()[p.field] || p.required) checkField(p.field);
         }}
       />
-      <label for={`reg-${p.field}`}>
-        {p.label}
-        <Show when={p.link}>
-          {(link) => (
-            <>
-              {' '}
-              <a href={link().href} target="_blank" rel="noopener">
-                {link().text}
-              </a>
-            </>
-          )}
-        </Show>
-        <Show when={p.required}>
-          <span class="req"> (Pflichtfeld)</span>
-        </Show>
-      </label>
+      <label for={`reg-${p.field}`} innerHTML={props.labels[p.field]} />
       <FieldError field={p.field} />
     </div>
   );
 
   return (
-    <div class="form-card">
+    <div>
       <p class="sr-only" role="status" aria-live="polite">
-        {done() ? props.thankYouHeading : sending() ? MESSAGES.sending : ''}
+        {sending() ? messages.sending : ''}
       </p>
-      <Show
-        when={!done()}
-        fallback={
-          <div class="thanks">
-            <h3 ref={doneHeading} tabindex="-1">
-              {props.thankYouHeading}
-            </h3>
-            <p>{props.thankYouText}</p>
-            <CalendarButtons links={props.calendar} />
-          </div>
-        }
-      >
+      <Show when={!done()} fallback={<div class="thanks" ref={thanksEl} innerHTML={props.thanksHtml} />}>
         <form
           ref={(el) => {
             formEl = el;
@@ -260,19 +257,32 @@ export function RegistrationForm(props: RegistrationFormProps) {
           action="/api/register#anmeldung"
           onSubmit={onSubmit}
         >
-          <p id="form-status" class={`form-status${status() ? '' : ' empty'}`} role="alert">
-            {status() === MESSAGES.sending ? '' : status()}
-          </p>
+          <div id="form-status" class="form-status" role="alert" hidden={!status() && !problems().length}>
+            {status() || messages.fixErrors}
+            <Show when={!status()}>
+              <ul>
+                {problems().map(([field, message]) => (
+                  <li>
+                    <a href={`#reg-${field}`}>{message}</a>
+                  </li>
+                ))}
+              </ul>
+            </Show>
+          </div>
           <div class={`field${errors().email ? ' invalid' : ''}`}>
             <label for="reg-email">
               E-Mail-Adresse <span class="req">(Pflichtfeld)</span>
             </label>
+            {/* type=text: Chromium hands a type=email field's domain over in punycode,
+                so info@müller-bau.de would no longer be shown and sent as typed. */}
             <input
               id="reg-email"
               name="email"
-              type="email"
+              type="text"
               inputmode="email"
               autocomplete="email"
+              autocapitalize="off"
+              spellcheck={false}
               required
               maxlength="254"
               value={values().email ?? ''}
@@ -283,7 +293,7 @@ export function RegistrationForm(props: RegistrationFormProps) {
                 set('email', e.currentTarget.value);
                 if (errors().email) checkField('email');
               }}
-              onBlur={(e) => !toSubmit(e) && values().email !== undefined && checkField('email')}
+              onBlur={() => values().email !== undefined && afterPress(() => checkField('email'))}
             />
             <FieldError field="email" />
           </div>
@@ -305,7 +315,7 @@ export function RegistrationForm(props: RegistrationFormProps) {
                 set('firstName', e.currentTarget.value);
                 if (errors().firstName) checkField('firstName');
               }}
-              onBlur={(e) => !toSubmit(e) && checkField('firstName')}
+              onBlur={() => afterPress(() => checkField('firstName'))}
             />
             <FieldError field="firstName" />
           </div>
@@ -313,60 +323,16 @@ export function RegistrationForm(props: RegistrationFormProps) {
             <label for="reg-website">Bitte dieses Feld leer lassen</label>
             <input id="reg-website" name="website" type="text" tabindex="-1" autocomplete="off" />
           </div>
-          <Checkbox
-            field="privacy"
-            label={props.privacyLabel}
-            required
-            link={{ href: '/datenschutz', text: 'Datenschutzhinweise' }}
-          />
+          <Checkbox field="privacy" required />
           <Show when={props.giveawayOpen}>
-            <Checkbox
-              field="giveaway"
-              label={props.giveawayLabel}
-              link={{ href: '/teilnahmebedingungen', text: 'Teilnahmebedingungen' }}
-            />
+            <Checkbox field="giveaway" />
           </Show>
-          <Checkbox field="newsletter" label={props.newsletterLabel} />
-          <button
-            type="submit"
-            class="cta"
-            disabled={sending()}
-            aria-disabled={sending() ? 'true' : undefined}
-          >
-            {sending() ? MESSAGES.sending : props.submitLabel}
+          <Checkbox field="newsletter" />
+          <button type="submit" class="cta" disabled={sending()}>
+            {sending() ? messages.sending : props.submitLabel}
           </button>
         </form>
       </Show>
     </div>
-  );
-}
-
-/** "Add to calendar": the .ics download and the two web calendars most visitors use. */
-export function CalendarButtons(props: { links: CalendarLinks | null }) {
-  return (
-    <Show when={props.links}>
-      {(links) => (
-        <div class="cal">
-          <p class="cal-title">Termin in Ihren Kalender eintragen:</p>
-          <ul>
-            <li>
-              <a class="btn" href={links().ics} download="webinar.ics">
-                Apple / Outlook (.ics)
-              </a>
-            </li>
-            <li>
-              <a class="btn" href={links().google} target="_blank" rel="noopener">
-                Google Kalender
-              </a>
-            </li>
-            <li>
-              <a class="btn" href={links().outlook} target="_blank" rel="noopener">
-                Outlook.com
-              </a>
-            </li>
-          </ul>
-        </div>
-      )}
-    </Show>
   );
 }

@@ -75,6 +75,61 @@ export const Speaker = v.object({
   photo: v.optional(SpeakerPhoto),
 });
 
+const sha256Hex = (what: string) =>
+  v.pipe(
+    v.string(`${what} hat keine gültige Kennung.`),
+    v.regex(/^[0-9a-f]{64}$/, `${what} hat keine gültige Kennung.`),
+  );
+
+const wholeNumber = (what: string, min: number, max: number) =>
+  v.pipe(
+    v.number(`${what} muss eine Zahl sein.`),
+    v.integer(`${what} muss eine ganze Zahl sein.`),
+    v.minValue(min, `${what} muss mindestens ${min} betragen.`),
+    v.maxValue(max, `${what} darf höchstens ${max} betragen.`),
+  );
+
+/** The host's logo, uploaded in the admin: a WebP stored by content hash, drawn at half its size. */
+export const Logo = v.object({
+  hash: sha256Hex('Das Logo'),
+  /** Pixel size of the stored image (twice the size it is shown at, for sharp screens). */
+  width: wholeNumber('Die Breite des Logos', 16, 960),
+  height: wholeNumber('Die Höhe des Logos', 16, 240),
+});
+
+/** One line of the agenda: a Berlin wall-clock time and what happens then. */
+export const AgendaItem = v.object({
+  time: v.pipe(
+    v.string('Die Uhrzeit muss ein Text sein.'),
+    v.trim(),
+    v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Die Uhrzeit braucht das Format HH:MM, z. B. 19:30.'),
+  ),
+  title: text(120, 'Der Programmpunkt'),
+  description: optionalText(300, 'Die Beschreibung des Programmpunkts'),
+});
+
+export const FaqItem = v.object({
+  question: text(200, 'Die Frage'),
+  answer: text(1500, 'Die Antwort'),
+});
+
+/** A section with a heading and a list; an empty list hides the section. */
+const listSection = <T extends v.GenericSchema>(
+  item: T,
+  what: { heading: string; list: string; max: number; defaultHeading: string },
+) =>
+  v.optional(
+    v.object({
+      heading: text(80, what.heading),
+      items: v.pipe(
+        v.array(item, `${what.list} müssen eine Liste sein.`),
+        v.maxLength(what.max, `Es sind höchstens ${what.max} ${what.list} möglich.`),
+      ),
+    }),
+    // Configs published before the section existed: no items, so no section.
+    { heading: what.defaultHeading, items: [] },
+  );
+
 export const Topic = v.object({
   title: text(80, 'Der Titel des Themas'),
   description: text(400, 'Die Beschreibung des Themas'),
@@ -117,6 +172,29 @@ export const WebinarConfig = v.object({
       'Jeder Referent braucht eine eigene Kennung.',
     ),
   ),
+  agenda: listSection(AgendaItem, {
+    heading: 'Die Überschrift des Ablaufs',
+    list: 'Programmpunkte',
+    max: 20,
+    defaultHeading: 'Ablauf',
+  }),
+  faq: listSection(FaqItem, {
+    heading: 'Die Überschrift der häufigen Fragen',
+    list: 'Fragen',
+    max: 20,
+    defaultHeading: 'Häufige Fragen',
+  }),
+  /** Shown in a bar above the hero; without it the page has none. */
+  logo: v.optional(Logo),
+  /** "Bereits N Anmeldungen", from the real count of confirmed registrations. */
+  registrationCount: v.optional(
+    v.object({
+      show: v.boolean('Bitte wählen Sie, ob die Zahl der Anmeldungen gezeigt wird.'),
+      /** Below this count the line stays hidden: a small number persuades nobody. */
+      minimum: wholeNumber('Die Mindestzahl', 0, 1_000_000),
+    }),
+    { show: false, minimum: 100 },
+  ),
   giveaway: v.object({
     headline: text(80, 'Die Überschrift des Gewinnspiels'),
     prize: text(300, 'Die Beschreibung des Preises'),
@@ -157,12 +235,17 @@ export const WebinarConfig = v.object({
     title: text(70, 'Der SEO-Titel'),
     description: text(170, 'Die SEO-Beschreibung'),
     siteUrl: httpsUrl('Die Adresse der Seite'),
+    /** sha256 of the 1200×630 PNG share image the editor renders on publish (`/media/<hash>`). */
+    shareImage: v.optional(sha256Hex('Das Vorschaubild')),
   }),
 });
 
 export type WebinarConfig = v.InferOutput<typeof WebinarConfig>;
 export type Speaker = v.InferOutput<typeof Speaker>;
 export type Topic = v.InferOutput<typeof Topic>;
+export type AgendaItem = v.InferOutput<typeof AgendaItem>;
+export type FaqItem = v.InferOutput<typeof FaqItem>;
+export type Logo = v.InferOutput<typeof Logo>;
 
 /** One readable line per problem: `speakers.2.name: Der Name darf nicht leer sein.` */
 export function describeConfigIssues(issues: v.BaseIssue<unknown>[]): string[] {

@@ -1,23 +1,27 @@
-import { cleanup, fireEvent, render, screen, waitFor } from '@solidjs/testing-library';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@solidjs/testing-library';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RegistrationForm, type RegistrationFormProps } from '../../src/components/registration-form';
+import {
+  FORM_MESSAGES,
+  RegistrationForm,
+  type RegistrationFormProps,
+} from '../../src/components/registration-form';
 
+const THANK_YOU = 'Fast geschafft – bitte bestätigen Sie Ihre E-Mail-Adresse';
+const GOOGLE = 'https://calendar.google.com/x';
+
+// What the worker hands over (worker/render.tsx, formProps); the HTML parts as it renders them.
 const props: RegistrationFormProps = {
-  mode: 'register',
-  heading: 'Sichern Sie sich Ihren kostenlosen Platz',
   submitLabel: 'Jetzt kostenlos anmelden',
-  privacyLabel: 'Ich habe die Datenschutzhinweise gelesen.',
-  giveawayLabel: 'Ich möchte am Gewinnspiel teilnehmen und akzeptiere die Teilnahmebedingungen.',
-  newsletterLabel: 'Ich möchte den Newsletter erhalten.',
-  giveawayOpen: true,
-  thankYouHeading: 'Fast geschafft – bitte bestätigen Sie Ihre E-Mail-Adresse',
-  thankYouText: 'Wir haben Ihnen eine E-Mail geschickt.',
-  calendar: {
-    ics: '/webinar.ics',
-    google: 'https://calendar.google.com/x',
-    outlook: 'https://outlook.live.com/x',
+  labels: {
+    privacy:
+      'Ich habe die Datenschutzhinweise gelesen. <a href="/datenschutz">Datenschutzhinweise</a><span class="req"> (Pflichtfeld)</span>',
+    giveaway: 'Ich möchte am Gewinnspiel teilnehmen und akzeptiere die Teilnahmebedingungen.',
+    newsletter: 'Ich möchte den Newsletter erhalten.',
   },
+  giveawayOpen: true,
+  messages: FORM_MESSAGES,
+  thanksHtml: `<h3 tabindex="-1">${THANK_YOU}</h3><p>Wir haben Ihnen eine E-Mail geschickt.</p><a class="btn" href="/webinar.ics">Apple / Outlook (.ics)</a><a class="btn" href="${GOOGLE}">Google Kalender</a>`,
 };
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -46,7 +50,9 @@ describe('RegistrationForm', () => {
   it('labels every field and leaves every optional box unticked', () => {
     const f = setup();
     expect(f.email.required).toBe(true);
-    expect(f.email.type).toBe('email');
+    // Text, not type=email: Chromium would hand an umlaut domain over in punycode.
+    expect(f.email.inputMode).toBe('email');
+    expect(f.email.autocomplete).toBe('email');
     expect(f.privacy.checked).toBe(false);
     expect(f.giveaway!.checked).toBe(false);
     expect(f.newsletter.checked).toBe(false);
@@ -86,10 +92,13 @@ describe('RegistrationForm', () => {
     await f.user.type(f.email, 'anna@beispiel.de');
     await f.user.click(f.submit);
     expect(fetch).not.toHaveBeenCalled();
-    expect(screen.getByRole('alert').textContent).toBe('Bitte korrigieren Sie die markierten Angaben.');
-    expect(
-      screen.getByText('Bitte bestätigen Sie, dass Sie die Datenschutzhinweise gelesen haben.'),
-    ).toBeTruthy();
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toMatch(/^Bitte korrigieren Sie:/);
+    const link = within(alert).getByRole('link', {
+      name: 'Bitte bestätigen Sie, dass Sie die Datenschutzhinweise gelesen haben.',
+    });
+    expect(link.getAttribute('href')).toBe('#reg-privacy');
+    expect(document.getElementById('privacy-error')!.textContent).toBe(link.textContent);
     expect(document.activeElement).toBe(f.privacy);
   });
 
@@ -117,12 +126,9 @@ describe('RegistrationForm', () => {
       website: '',
     });
     release(json(200, { ok: true }));
-    const heading = await screen.findByRole('heading', { name: props.thankYouHeading });
+    const heading = await screen.findByRole('heading', { name: THANK_YOU });
     expect(document.activeElement).toBe(heading);
-    expect(screen.getByRole('status').textContent).toBe(props.thankYouHeading);
-    expect(screen.getByRole('link', { name: 'Google Kalender' }).getAttribute('href')).toBe(
-      props.calendar!.google,
-    );
+    expect(screen.getByRole('link', { name: 'Google Kalender' }).getAttribute('href')).toBe(GOOGLE);
     expect(screen.getByRole('link', { name: /\.ics/ }).getAttribute('href')).toBe('/webinar.ics');
   });
 
@@ -135,7 +141,7 @@ describe('RegistrationForm', () => {
     await f.user.type(f.email, 'anna@beispiel.de');
     await f.user.click(f.privacy);
     await f.user.click(f.submit);
-    await screen.findByRole('heading', { name: props.thankYouHeading }, { timeout: 4000 });
+    await screen.findByRole('heading', { name: THANK_YOU }, { timeout: 4000 });
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 
@@ -177,7 +183,11 @@ describe('RegistrationForm', () => {
     await f.user.type(f.email, 'anna@beispiel.de');
     await f.user.click(f.privacy);
     await f.user.click(f.submit);
-    await screen.findByText('Bitte geben Sie Ihre E-Mail-Adresse ein.');
+    await waitFor(() =>
+      expect(document.getElementById('email-error')!.textContent).toBe(
+        'Bitte geben Sie Ihre E-Mail-Adresse ein.',
+      ),
+    );
     expect(f.email.getAttribute('aria-invalid')).toBe('true');
     expect(document.activeElement).toBe(f.email);
   });
@@ -205,21 +215,42 @@ describe('RegistrationForm', () => {
     });
     expect((screen.getByLabelText(/E-Mail-Adresse/) as HTMLInputElement).value).toBe('anna@');
     expect((screen.getByRole('checkbox', { name: /Newsletter/ }) as HTMLInputElement).checked).toBe(true);
-    expect(screen.getByRole('alert').textContent).toBe('Bitte korrigieren Sie die markierten Angaben.');
+    expect(screen.getByRole('alert').textContent).toBe(
+      'Bitte korrigieren Sie:Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.',
+    );
   });
 
-  it('reads UTM parameters from the address bar', async () => {
-    window.history.replaceState(null, '', '/?utm_source=newsletter&utm_medium=email');
-    const fetch = vi.spyOn(globalThis, 'fetch').mockResolvedValue(json(200, { ok: true }));
+  it('shrinks the list of problems as the visitor fixes them, and drops it when all are fixed', async () => {
     const f = setup();
-    await f.user.type(f.email, 'anna@beispiel.de');
+    await f.user.type(f.email, 'anna@');
+    await f.user.click(f.submit);
+    const alert = screen.getByRole('alert');
+    expect(within(alert).getAllByRole('listitem')).toHaveLength(2);
+
     await f.user.click(f.privacy);
-    fireEvent.submit(f.submit.closest('form')!);
-    await waitFor(() => expect(fetch).toHaveBeenCalled());
-    expect(JSON.parse(String(fetch.mock.calls[0][1]!.body))).toMatchObject({
-      utm_source: 'newsletter',
-      utm_medium: 'email',
-    });
+    expect(
+      within(alert)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(['Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.']);
+
+    await f.user.type(f.email, 'beispiel.de');
+    expect(alert.hidden).toBe(true);
+    expect(alert.textContent).not.toMatch(/Bitte geben Sie/);
+  });
+
+  it('holds back the message of a field left by a press until the press is released', async () => {
+    // A message appearing between press and release moves what is under the pointer, so
+    // the release would land elsewhere and the tap on the privacy box would be lost.
+    const f = setup();
+    await f.user.type(f.email, 'max.mustermann@gmail');
+    fireEvent.pointerDown(f.privacy);
+    fireEvent.blur(f.email);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(document.getElementById('email-error')!.hidden).toBe(true);
+    fireEvent.pointerUp(f.privacy);
+    await waitFor(() => expect(document.getElementById('email-error')!.hidden).toBe(false));
+    expect(document.getElementById('email-error')!.textContent).toMatch(/gültige E-Mail-Adresse/);
   });
 });
 

@@ -19,7 +19,7 @@ describe('GET /', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     expect(html).toContain('<html lang="de">');
-    expect(html).toContain('<h1>Finanzielle Selbstverteidigung: So retten Sie Ihr Vermögen</h1>');
+    expect(html).toMatch(/<h1[^>]*>Finanzielle Selbstverteidigung: So retten Sie Ihr Vermögen<\/h1>/);
     expect(html).toContain('Donnerstag, 18. März 2027');
     expect(html).toContain('19:00 Uhr MEZ');
     expect(html).toContain('Keine Kreditkarte erforderlich • Keine versteckten Kosten');

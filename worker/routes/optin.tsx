@@ -22,7 +22,7 @@ import { calendarLinks } from '../../src/lib/calendar';
 import { formatGermanDateTime, phaseAt, scheduleOf } from '../../src/lib/schedule';
 import type { WebinarConfig } from '../../src/lib/webinar-config';
 import { SimplePage } from '../../src/components/page';
-import { CalendarButtons } from '../../src/components/registration-form';
+import { CalendarButtons } from '../../src/components/thank-you';
 import { getLiveConfig } from '../config-store';
 import {
   confirmLead,

@@ -5,8 +5,8 @@
 import { Hono, type Context } from 'hono';
 import { webinarIcs, calendarLinks } from '../../src/lib/calendar';
 import { phaseAt, scheduleOf } from '../../src/lib/schedule';
-import { ImprintPage, Paragraphs, SimplePage } from '../../src/components/page';
-import { CalendarButtons } from '../../src/components/registration-form';
+import { ImprintPage, Paragraphs, SimplePage, TermsPage } from '../../src/components/page';
+import { CalendarButtons } from '../../src/components/thank-you';
 import { getLiveConfig } from '../config-store';
 import { cachedLanding, loadShell, renderSimple } from '../render';
 
@@ -81,11 +81,7 @@ export const pageRoutes = new Hono<{ Bindings: Env }>()
       renderSimple(shell, config, {
         title: `Teilnahmebedingungen – ${config.seo.title}`,
         path: '/teilnahmebedingungen',
-        body: () => (
-          <SimplePage config={config} heading={`Teilnahmebedingungen: ${config.giveaway.headline}`}>
-            <Paragraphs items={config.giveaway.terms} />
-          </SimplePage>
-        ),
+        body: () => <TermsPage config={config} nowMs={Date.now()} />,
       }),
     );
   })
