@@ -35,13 +35,14 @@ export const VIEWPORTS = {
 /**
  * Launch Chromium with a fresh profile. Closing the context closes the browser and removes
  * the profile.
- * @param {{ javaScriptEnabled?: boolean, viewport?: { width: number, height: number }, locale?: string }} [options]
+ * @param {{ javaScriptEnabled?: boolean, viewport?: { width: number, height: number }, locale?: string, hasTouch?: boolean }} [options]
  * @returns {Promise<import('playwright-core').BrowserContext>}
  */
 export async function launchBrowser({
   javaScriptEnabled = true,
   viewport = VIEWPORTS.desktop,
   locale = 'de-DE',
+  hasTouch = false,
 } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'webinar-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -51,6 +52,7 @@ export async function launchBrowser({
     javaScriptEnabled,
     viewport,
     locale,
+    hasTouch,
     timezoneId: 'Europe/Berlin',
   });
   const close = context.close.bind(context);
