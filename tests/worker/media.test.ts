@@ -37,6 +37,27 @@ function webp(
   return new Uint8Array([...ascii('RIFF'), ...le32(4 + chunk.length), ...ascii('WEBP'), ...chunk]);
 }
 
+const be32 = (n: number) => [(n >>> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255];
+
+/** A PNG signature and IHDR chunk declaring width × height, padded (unique per call). */
+function png(width: number, height: number): Uint8Array<ArrayBuffer> {
+  salt += 1;
+  const ihdr = [...be32(13), ...ascii('IHDR'), ...be32(width), ...be32(height), 8, 6, 0, 0, 0, 0, 0, 0, 0];
+  return new Uint8Array([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    ...ihdr,
+    ...le32(salt ^ Date.now()),
+    ...new Array(300).fill(0),
+  ]);
+}
+
 function upload(body: BodyInit, type = 'image/webp', headers: Record<string, string> = MARKETING) {
   return SELF.fetch(`${ORIGIN}/api/admin/media`, {
     method: 'POST',
@@ -95,6 +116,35 @@ describe('POST /api/admin/media', () => {
     expect(((await second.json()) as { hash: string }).hash).toBe(a.hash);
   });
 
+  it('accepts a logo 96 px high and up to 960 px wide, and nothing wider or of another height', async () => {
+    const logo = await upload(webp(320, 96, 'VP8L'));
+    expect(logo.status).toBe(201);
+    expect(await logo.json()).toMatchObject({ width: 320, height: 96 });
+    for (const [w, h] of [
+      [961, 96],
+      [320, 97],
+    ])
+      expect((await upload(webp(w, h, 'VP8X'))).status).toBe(400);
+  });
+
+  it('accepts the 1200 × 630 share image as PNG, serves it as image/png, and refuses other PNG sizes', async () => {
+    const bytes = png(1200, 630);
+    const res = await upload(bytes, 'image/png');
+    expect(res.status).toBe(201);
+    const { hash } = (await res.json()) as { hash: string };
+    const served = await SELF.fetch(`${ORIGIN}/media/${hash}`);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(new Uint8Array(await served.arrayBuffer())).toEqual(bytes);
+
+    const wrong = await upload(png(1200, 600), 'image/png');
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error: string }).error).toBe(
+      'Ein PNG muss genau 1200 × 630 Pixel groß sein (Vorschaubild).',
+    );
+    const webpAsPng = await upload(webp(480, 480), 'image/png');
+    expect(((await webpAsPng.json()) as { code: string }).code).toBe('not_png');
+  });
+
   it('rejects a PNG sent as image/webp (magic bytes decide, not the header)', async () => {
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(200).fill(7)]);
     const res = await upload(png);
@@ -116,7 +166,8 @@ describe('POST /api/admin/media', () => {
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({
         code: 'bad_dimensions',
-        error: 'Das Bild muss quadratisch und genau 160 oder 480 Pixel breit sein.',
+        error:
+          'Das Bild muss quadratisch und genau 160 oder 480 Pixel breit sein (Foto) oder 96 Pixel hoch und höchstens 960 Pixel breit (Logo).',
       });
     }
   });
@@ -129,7 +180,7 @@ describe('POST /api/admin/media', () => {
 
     const jpeg = await upload(new Uint8Array([0xff, 0xd8, 0xff, 0xe0]), 'image/jpeg');
     expect(jpeg.status).toBe(415);
-    expect(((await jpeg.json()) as { error: string }).error).toMatch(/image\/webp/);
+    expect(((await jpeg.json()) as { error: string }).error).toMatch(/image\/webp oder image\/png/);
   });
 
   it('is for marketing only: ops 403, nobody 401, and nothing is stored', async () => {

@@ -1,13 +1,14 @@
 /**
- * Speaker photos.
+ * Speaker photos, the host's logo and the share image.
  *
- *   POST /api/admin/media   body: the image bytes, `Content-Type: image/webp`, ≤ 1 MB
+ *   POST /api/admin/media   body: the image bytes, `Content-Type: image/webp` (photo,
+ *                           logo) or `image/png` (share image), ≤ 1 MB
  *                           → 201 { hash, width, height } (role marketing)
  *   GET  /media/<sha256>    public, immutable (the URL changes whenever the bytes do)
  *
- * The browser crops and resizes before uploading (two uploads: 480 px and 160 px), so
+ * The browser crops, resizes and draws before uploading (photos: 480 px and 160 px), so
  * the worker never decodes an image; it checks magic bytes, size and the dimensions in
- * the WebP header (worker/media-store.ts).
+ * the header (worker/media-store.ts).
  */
 import { Hono } from 'hono';
 import { limitBody } from '../body-limit';
@@ -16,7 +17,8 @@ import { requireRole, type AdminEnv } from '../auth';
 import { getMedia, MAX_MEDIA_BYTES, storeMedia } from '../media-store';
 
 export const MEDIA_MESSAGES = {
-  contentType: 'Bitte laden Sie das Bild als image/webp hoch (der Editor wandelt es automatisch um).',
+  contentType:
+    'Bitte laden Sie das Bild als image/webp oder image/png hoch (der Editor wandelt es automatisch um).',
   tooLarge: `Das Bild ist zu groß (höchstens ${MAX_MEDIA_BYTES / 1024 / 1024} MB nach dem Verkleinern).`,
 } as const;
 
@@ -32,11 +34,12 @@ export const mediaRoutes = new Hono<AdminEnv>()
     }),
     async (c) => {
       const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
-      if (type !== 'image/webp') return c.json({ ok: false, error: MEDIA_MESSAGES.contentType }, 415);
+      if (type !== 'image/webp' && type !== 'image/png')
+        return c.json({ ok: false, error: MEDIA_MESSAGES.contentType }, 415);
       if (Number(c.req.header('content-length') ?? 0) > MAX_MEDIA_BYTES)
         return c.json({ ok: false, error: MEDIA_MESSAGES.tooLarge }, 413);
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      const result = await storeMedia(c.env.CONTENT, bytes);
+      const result = await storeMedia(c.env.CONTENT, bytes, type);
       if (!result.ok)
         return c.json(
           { ok: false, error: result.message, code: result.code },
@@ -47,7 +50,7 @@ export const mediaRoutes = new Hono<AdminEnv>()
         role: who.role,
         id: who.id,
         action: 'media.uploaded',
-        detail: { width: result.width, bytes: bytes.length },
+        detail: { type, width: result.width, height: result.height, bytes: bytes.length },
       });
       return c.json({ ok: true, hash: result.hash, width: result.width, height: result.height }, 201);
     },
