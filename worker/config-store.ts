@@ -361,6 +361,10 @@ const SECTION_LABELS: Record<string, string> = {
   seo: 'SEO',
   webinar: 'Webinar',
   giveaway: 'Gewinnspiel',
+  agenda: 'Ablauf',
+  faq: 'Häufige Fragen',
+  logo: 'Logo',
+  registrationCount: 'Anzeige der Anmeldezahl',
 };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

@@ -5,53 +5,12 @@
  */
 import { cleanup, fireEvent, render, screen, waitFor } from '@solidjs/testing-library';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import defaultContent from '../../src/content/webinar.json';
-import { parseWebinarConfig, type WebinarConfig } from '../../src/lib/webinar-config';
-import type { EditorApi, LiveState, PublishAnswer } from '../../src/admin/editor/api';
+import type { WebinarConfig } from '../../src/lib/webinar-config';
+import { CONFIG, fakeApi, messageFor, publishButton } from './editor-helpers';
 import { DRAFT_KEY } from '../../src/admin/editor/draft-storage';
 import { ConfigEditor } from '../../src/admin/editor/marketing-app';
 
-const parsed = parseWebinarConfig(defaultContent);
-if (!parsed.success) throw new Error('default config invalid');
-const CONFIG: WebinarConfig = parsed.output;
-
-function fakeApi(live: LiveState = { version: 3, config: structuredClone(CONFIG) }) {
-  const api = {
-    load: vi.fn(async () => structuredClone(live)),
-    publish: vi.fn(async (): Promise<PublishAnswer> => ({ kind: 'ok', version: live.version + 1 })),
-    history: vi.fn(async () => ({
-      current: 3,
-      entries: [
-        {
-          version: 3,
-          publishedAt: '2026-12-01T10:00:00Z',
-          publishedBy: 'token:marketing',
-          summary: 'Titel geändert',
-        },
-        {
-          version: 2,
-          publishedAt: '2026-11-30T09:00:00Z',
-          publishedBy: 'token:marketing',
-          summary: 'Referent umbenannt: A → B',
-        },
-      ],
-    })),
-    rollback: vi.fn(async (): Promise<PublishAnswer> => ({ kind: 'ok', version: 4 })),
-    preview: vi.fn(async () => ({ ok: true as const, html: '<p>Vorschau</p>' })),
-    uploadMedia: vi.fn(async (blob: Blob) => (blob.size > 5 ? 'a'.repeat(64) : 'b'.repeat(64))),
-  } satisfies EditorApi;
-  return api;
-}
-
 const nameInputs = () => screen.getAllByLabelText('Name') as HTMLInputElement[];
-/** The message an input points to with aria-describedby (what a screen reader reads). */
-function messageFor(input: Element): string | undefined {
-  const ids = (input.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id.endsWith('-error'));
-  return ids.length ? (document.getElementById(ids[0])?.textContent ?? undefined) : undefined;
-}
-
-const publishButton = () => screen.getByRole('button', { name: 'Veröffentlichen' }) as HTMLButtonElement;
-
 beforeEach(() => localStorage.clear());
 afterEach(() => {
   cleanup();

@@ -98,7 +98,7 @@ export function httpApi(session: AdminSession): EditorApi {
       try {
         res = await adminFetch(session, '/api/admin/media', {
           method: 'POST',
-          headers: { 'content-type': 'image/webp' },
+          headers: { 'content-type': blob.type || 'image/webp' },
           body: blob,
         });
       } catch {

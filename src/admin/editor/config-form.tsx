@@ -1,32 +1,29 @@
 /**
  * Every field of WebinarConfig as a form, in the order a visitor meets them on the page:
- * webinar, buttons, topics, speakers (add, remove, reorder, photo), giveaway, form texts,
- * legal, SEO. Pure view: the draft, a setter and the errors come from MarketingApp.
+ * webinar, buttons, logo and registration count, topics, speakers (add, remove, reorder,
+ * photo), agenda, giveaway, FAQ, form texts, legal, SEO. Pure view: the draft, a setter and the errors come from MarketingApp.
  */
 import { For, Index, Show } from 'solid-js';
 import type { Speaker, Topic, WebinarConfig } from '../../lib/webinar-config';
 import { NumberField, ParagraphsField, TextArea, TextField } from './fields';
+import { ItemButtons, ListError, move, optional, textBinding, type Path } from './list-parts';
+import type { UploadLogo } from './logo-field';
 import { PhotoField, type UploadPhoto } from './photo-field';
-import { errorAt, type FieldErrors } from './validation';
+import { AgendaForm, BrandForm, FaqForm } from './sections-form';
+import type { FieldErrors } from './validation';
 
-export type Path = (string | number)[];
+export type { Path };
 
 export interface ConfigFormProps {
   draft: WebinarConfig;
   errors: FieldErrors;
   set: (path: Path, value: unknown) => void;
   uploadPhoto: UploadPhoto;
+  uploadLogo: UploadLogo;
 }
 
 const MAX_TOPICS = 6;
 const MAX_SPEAKERS = 12;
-
-function move<T>(list: T[], from: number, to: number): T[] {
-  const copy = [...list];
-  const [item] = copy.splice(from, 1);
-  copy.splice(to, 0, item);
-  return copy;
-}
 
 function newSpeakerId(existing: Speaker[]): string {
   const taken = new Set(existing.map((s) => s.id));
@@ -36,91 +33,10 @@ function newSpeakerId(existing: Speaker[]): string {
   }
 }
 
-/** Turns an empty optional text into "absent", as the schema expects. */
-const optional = (value: string) => (value.trim() === '' ? undefined : value);
-
-function ListError(props: { errors: FieldErrors; path: string }) {
-  return (
-    <Show when={errorAt(props.errors, props.path)}>
-      <p class="error" role="alert" id={`${props.path}-list-error`}>
-        {errorAt(props.errors, props.path)}
-      </p>
-    </Show>
-  );
-}
-
-/**
- * Moves an item and keeps keyboard focus on the moved item's button (the DOM rows stay in
- * place and swap contents), or on its other move button at the end of the list.
- */
-function moveAndFollow(button: HTMLElement, dir: 'up' | 'down', to: number, onMove: (to: number) => void) {
-  const list = button.closest('ol');
-  onMove(to);
-  const row = list?.children[to];
-  const same = row?.querySelector<HTMLButtonElement>(`[data-move="${dir}"]`);
-  const other = row?.querySelector<HTMLButtonElement>(`[data-move="${dir === 'up' ? 'down' : 'up'}"]`);
-  (same && !same.disabled ? same : other)?.focus();
-}
-
-function ItemButtons(props: {
-  index: number;
-  count: number;
-  what: string;
-  onMove: (to: number) => void;
-  onRemove: () => void;
-  minCount: number;
-}) {
-  return (
-    <div class="row item-actions">
-      <button
-        type="button"
-        class="secondary"
-        disabled={props.index === 0}
-        data-move="up"
-        onClick={(e) => moveAndFollow(e.currentTarget, 'up', props.index - 1, props.onMove)}
-        aria-label={`Nach oben: ${props.what}`}
-      >
-        Nach oben
-      </button>
-      <button
-        type="button"
-        class="secondary"
-        disabled={props.index === props.count - 1}
-        data-move="down"
-        onClick={(e) => moveAndFollow(e.currentTarget, 'down', props.index + 1, props.onMove)}
-        aria-label={`Nach unten: ${props.what}`}
-      >
-        Nach unten
-      </button>
-      <button
-        type="button"
-        class="secondary danger"
-        disabled={props.count <= props.minCount}
-        onClick={props.onRemove}
-        aria-label={`Entfernen: ${props.what}`}
-      >
-        Entfernen
-      </button>
-    </div>
-  );
-}
-
-/** The draft's value at `path` (undefined where the path leads nowhere). */
-function valueAt(draft: unknown, path: Path): unknown {
-  return path.reduce<unknown>((o, k) => (o as Record<string | number, unknown> | undefined)?.[k], draft);
-}
-
 export function ConfigForm(props: ConfigFormProps) {
   const d = () => props.draft;
   /** A text field's props, all from its path in the draft: name, errors, value, change. */
-  const text = (path: Path) => ({
-    path: path.join('.'),
-    errors: props.errors,
-    get value() {
-      return valueAt(d(), path) as string | undefined;
-    },
-    onInput: (value: string) => props.set(path, value),
-  });
+  const text = textBinding(props);
 
   return (
     <div class="config-form">
@@ -165,6 +81,8 @@ export function ConfigForm(props: ConfigFormProps) {
         <TextField {...text(['cta'])} label="Text des Anmeldeknopfs" />
         <TextField {...text(['reassurance'])} label="Zusicherung unter dem Knopf" />
       </section>
+
+      <BrandForm {...props} />
 
       <section class="card" aria-labelledby="sec-topics">
         <h2 id="sec-topics">Themen</h2>
@@ -263,6 +181,8 @@ export function ConfigForm(props: ConfigFormProps) {
         </button>
       </section>
 
+      <AgendaForm {...props} />
+
       <section class="card" aria-labelledby="sec-giveaway">
         <h2 id="sec-giveaway">Gewinnspiel</h2>
         <TextField {...text(['giveaway', 'headline'])} label="Überschrift" />
@@ -270,16 +190,19 @@ export function ConfigForm(props: ConfigFormProps) {
         <TextField
           {...text(['giveaway', 'deadline'])}
           label="Teilnahmeschluss"
-          hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T23:59:59+01:00."
+          hint="Datum und Uhrzeit mit Zeitzone, z. B. 2027-03-18T23:59:59+01:00. Die Seite und die Teilnahmebedingungen nennen ihn von selbst; danach zeigt die Seite „Gewinnspiel beendet“."
         />
         <ParagraphsField
           path="giveaway.terms"
           errors={props.errors}
           label="Teilnahmebedingungen"
+          hint="Absätze durch eine Leerzeile trennen. Den Teilnahmeschluss nicht wiederholen: Er steht aus dem Feld oben über den Bedingungen."
           value={d().giveaway.terms}
           onInput={(list) => props.set(['giveaway', 'terms'], list)}
         />
       </section>
+
+      <FaqForm {...props} />
 
       <section class="card" aria-labelledby="sec-form">
         <h2 id="sec-form">Formulartexte</h2>

@@ -171,3 +171,22 @@ export function ParagraphsField(
     </Described>
   );
 }
+
+/** A yes/no choice. */
+export function CheckboxField(props: BaseProps & { checked: boolean; onChange: (checked: boolean) => void }) {
+  return (
+    <Described {...props}>
+      {(aria) => (
+        <input
+          id={aria.id}
+          type="checkbox"
+          class="checkbox"
+          aria-invalid={aria.invalid()}
+          aria-describedby={aria.describedBy()}
+          checked={props.checked}
+          onChange={(e) => props.onChange(e.currentTarget.checked)}
+        />
+      )}
+    </Described>
+  );
+}

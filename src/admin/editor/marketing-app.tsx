@@ -14,7 +14,8 @@ import { httpApi, uploadPhotoPair, type EditorApi, type HistoryEntry, type LiveS
 import { ConfigForm, type Path } from './config-form';
 import { clearDraft, loadDraft, saveDraft, type StoredDraft } from './draft-storage';
 import { HistoryPanel } from './history';
-import { preparePhoto as preparePhotoInBrowser } from './photo';
+import { prepareLogo as prepareLogoInBrowser, preparePhoto as preparePhotoInBrowser } from './photo';
+import type { UploadLogo } from './logo-field';
 import type { UploadPhoto } from './photo-field';
 import { PreviewPanel } from './preview';
 import { fieldId, validateDraft, type FieldErrors } from './validation';
@@ -62,6 +63,7 @@ export interface ConfigEditorProps {
   storage?: Storage;
   /** Browser crop/resize; replaced in DOM tests, which have no canvas. */
   preparePhoto?: (file: File) => Promise<{ large: Blob; small: Blob }>;
+  prepareLogo?: (file: File) => Promise<{ blob: Blob; width: number; height: number }>;
 }
 
 export function ConfigEditor(props: ConfigEditorProps) {
@@ -154,6 +156,11 @@ export function ConfigEditor(props: ConfigEditorProps) {
 
   const uploadPhoto: UploadPhoto = async (file) =>
     uploadPhotoPair(props.api, await (props.preparePhoto ?? preparePhotoInBrowser)(file));
+
+  const uploadLogo: UploadLogo = async (file) => {
+    const { blob, width, height } = await (props.prepareLogo ?? prepareLogoInBrowser)(file);
+    return { hash: await props.api.uploadMedia(blob), width, height };
+  };
 
   async function publish() {
     if (!state.draft || invalid() || busy()) return;
@@ -327,7 +334,13 @@ export function ConfigEditor(props: ConfigEditorProps) {
           </p>
         </section>
 
-        <ConfigForm draft={state.draft!} errors={errors()} set={set} uploadPhoto={uploadPhoto} />
+        <ConfigForm
+          draft={state.draft!}
+          errors={errors()}
+          set={set}
+          uploadPhoto={uploadPhoto}
+          uploadLogo={uploadLogo}
+        />
 
         <PreviewPanel
           html={preview()}
