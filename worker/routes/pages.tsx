@@ -1,6 +1,7 @@
 /**
- * Visitor pages rendered by the worker: the landing page, the thank-you page (target of
- * the no-JavaScript form post), the legal pages from the config, and the calendar file.
+ * Visitor pages rendered by the worker: the landing page (with the registration count
+ * when the config shows it), the thank-you page (target of the no-JavaScript form post),
+ * the legal pages from the config, and the calendar file.
  */
 import { Hono, type Context } from 'hono';
 import { webinarIcs, calendarLinks } from '../../src/lib/calendar';
@@ -8,6 +9,7 @@ import { phaseAt, scheduleOf } from '../../src/lib/schedule';
 import { ImprintPage, Paragraphs, SimplePage, TermsPage } from '../../src/components/page';
 import { CalendarButtons } from '../../src/components/thank-you';
 import { getLiveConfig } from '../config-store';
+import { confirmedRegistrations } from '../registration-count';
 import { cachedLanding, loadShell, renderSimple } from '../render';
 
 const isDev = (c: Context<{ Bindings: Env }>) => c.env.ENVIRONMENT === 'development';
@@ -23,8 +25,13 @@ function html(c: Context, body: string, status: 200 | 404 = 200) {
 
 export const pageRoutes = new Hono<{ Bindings: Env }>()
   .get('/', async (c) => {
+    const now = Date.now();
     const [shell, live] = await Promise.all([shellFor(c), getLiveConfig(c.env.CONTENT)]);
-    return html(c, cachedLanding(shell, live, Date.now(), !isDev(c)));
+    // Counted only when the page shows it; cached, so D1 is asked at most once a minute.
+    const registrations = live.config.registrationCount.show
+      ? await confirmedRegistrations(c.env.DB, now, (p) => c.executionCtx.waitUntil(p))
+      : null;
+    return html(c, cachedLanding(shell, live, now, !isDev(c), { registrations }));
   })
   .get('/index.html', (c) => c.redirect('/', 301))
   .get('/danke', async (c) => {
