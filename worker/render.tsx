@@ -9,6 +9,7 @@ import { NoHydration, renderToString } from 'solid-js/web';
 import { calendarLinks } from '../src/lib/calendar';
 import type { FieldErrors } from '../src/lib/registration';
 import { phaseAt, scheduleOf, type Phase } from '../src/lib/schedule';
+import { DEFAULT_SHARE_IMAGE_PATH, SHARE_IMAGE_SIZE, shareImageText } from '../src/lib/share-image';
 import type { WebinarConfig } from '../src/lib/webinar-config';
 import { COUNTDOWN_SLOT, countdownCells } from '../src/components/countdown';
 import {
@@ -62,8 +63,19 @@ export interface HeadOptions {
   noindex?: boolean;
 }
 
+/**
+ * The share image's absolute address: the one the editor drew on publish, else the repo
+ * default's (public/og-default.png). Crawlers need absolute URLs; both are on our origin.
+ */
+export function shareImageUrl(config: WebinarConfig): string {
+  const path = config.seo.shareImage ? `/media/${config.seo.shareImage}` : DEFAULT_SHARE_IMAGE_PATH;
+  return new URL(path, config.seo.siteUrl).toString();
+}
+
 export function headTags(o: HeadOptions): string {
   const url = new URL(o.canonicalPath, o.config.seo.siteUrl).toString();
+  const image = escapeHtml(shareImageUrl(o.config));
+  const { title, when } = shareImageText(o.config);
   const tags = [
     `<title>${escapeHtml(o.title)}</title>`,
     `<meta name="description" content="${escapeHtml(o.description)}">`,
@@ -74,9 +86,15 @@ export function headTags(o: HeadOptions): string {
     `<meta property="og:title" content="${escapeHtml(o.title)}">`,
     `<meta property="og:description" content="${escapeHtml(o.description)}">`,
     `<meta property="og:url" content="${escapeHtml(url)}">`,
-    `<meta name="twitter:card" content="summary">`,
+    `<meta property="og:image" content="${image}">`,
+    `<meta property="og:image:type" content="image/png">`,
+    `<meta property="og:image:width" content="${SHARE_IMAGE_SIZE.width}">`,
+    `<meta property="og:image:height" content="${SHARE_IMAGE_SIZE.height}">`,
+    `<meta property="og:image:alt" content="${escapeHtml(`${title} – ${when}`)}">`,
+    `<meta name="twitter:card" content="summary_large_image">`,
     `<meta name="twitter:title" content="${escapeHtml(o.title)}">`,
     `<meta name="twitter:description" content="${escapeHtml(o.description)}">`,
+    `<meta name="twitter:image" content="${image}">`,
   ];
   if (o.noindex) tags.push('<meta name="robots" content="noindex">');
   if (o.event)

@@ -187,7 +187,10 @@ for (const [size, viewport] of [
           assert.ok(await heading.isVisible(), `speaker ${name} is visible`);
         }
         assert.ok(await page.getByRole('heading', { name: GIVEAWAY }).isVisible(), 'giveaway headline');
-        assert.ok(await page.getByText(REASSURANCE).filter({ visible: true }).first().isVisible(), 'reassurance line');
+        assert.ok(
+          await page.getByText(REASSURANCE).filter({ visible: true }).first().isVisible(),
+          'reassurance line',
+        );
       } finally {
         await context.close();
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { checkContentFile, CONTENT_PATH, validateContent } from '../../scripts/validate-content';
 import { webinarConfigJsonSchema } from '../../src/lib/webinar-config-json-schema';
 import { parseWebinarConfig } from '../../src/lib/webinar-config';
+import { shareImageText } from '../../src/lib/share-image';
 
 const content = () => JSON.parse(readFileSync(CONTENT_PATH, 'utf8'));
 
@@ -49,6 +51,35 @@ describe('the default webinar config', () => {
       readFileSync(CONTENT_PATH.replace('webinar.json', 'webinar.schema.json'), 'utf8'),
     );
     expect(committed).toEqual(webinarConfigJsonSchema());
+  });
+});
+
+describe('the default share image (public/og-default.png)', () => {
+  /** The PNG's size and its tEXt chunks. */
+  function readPng(path: string) {
+    const png = readFileSync(path);
+    const text: Record<string, string> = {};
+    for (let at = 8; at < png.length;) {
+      const length = png.readUInt32BE(at);
+      const type = png.toString('ascii', at + 4, at + 8);
+      if (type === 'tEXt') {
+        const [key, value] = png.toString('latin1', at + 8, at + 8 + length).split('\0');
+        text[key] = value;
+      }
+      at += 12 + length;
+    }
+    return { width: png.readUInt32BE(16), height: png.readUInt32BE(20), text };
+  }
+
+  it("is 1200 × 630 and shows the default config's title and date (else run `npm run share-image`)", () => {
+    const result = parseWebinarConfig(content());
+    if (!result.success) throw new Error('default config is invalid');
+    const png = readPng(CONTENT_PATH.replace('src/content/webinar.json', 'public/og-default.png'));
+    expect([png.width, png.height]).toEqual([1200, 630]);
+    const hash = createHash('sha256')
+      .update(JSON.stringify(shareImageText(result.output)))
+      .digest('hex');
+    expect(png.text['webinar-share-text']).toBe(hash);
   });
 });
 

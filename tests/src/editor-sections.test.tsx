@@ -131,3 +131,40 @@ describe('logo and registration count', () => {
     expect(section('Logo und Anmeldezahl')).toBeTruthy();
   });
 });
+
+describe('share image', () => {
+  const png = (name: string) => new Blob([`png-of-${name}-long-enough`], { type: 'image/png' });
+
+  it('draws and uploads a new one on publish when title or date changed, and reuses it otherwise', async () => {
+    const api = fakeApi();
+    const renderShareImage = vi.fn(async (text: { title: string }) => png(text.title));
+    render(() => <ConfigEditor api={api} renderShareImage={renderShareImage} />);
+    await screen.findByRole('region', { name: 'Webinar' });
+    fireEvent.input(document.getElementById('f-webinar-title')!, { target: { value: 'Neuer Titel' } });
+    fireEvent.click(publishButton());
+    await screen.findByText(/Version 4 ist veröffentlicht/);
+    expect(renderShareImage).toHaveBeenCalledWith(expect.objectContaining({ title: 'Neuer Titel' }));
+    const first = published(api);
+    expect(first.seo.shareImage).toBe('a'.repeat(64));
+
+    fireEvent.input(screen.getByLabelText('Text des Anmeldeknopfs'), { target: { value: 'Jetzt anmelden' } });
+    fireEvent.click(publishButton());
+    await waitFor(() => expect(api.publish).toHaveBeenCalledTimes(2));
+    expect(renderShareImage).toHaveBeenCalledTimes(1);
+    const second = (api.publish.mock.calls[1] as unknown as [number, WebinarConfig])[1];
+    expect(second.seo.shareImage).toBe(first.seo.shareImage);
+  });
+
+  it('still publishes when the image cannot be drawn, and says the old one stays', async () => {
+    const api = fakeApi();
+    const renderShareImage = vi.fn(async () => {
+      throw new Error('no canvas');
+    });
+    render(() => <ConfigEditor api={api} renderShareImage={renderShareImage} />);
+    await screen.findByRole('region', { name: 'Webinar' });
+    fireEvent.input(document.getElementById('f-webinar-title')!, { target: { value: 'Anderer Titel' } });
+    fireEvent.click(publishButton());
+    await screen.findByText(/Vorschaubild für geteilte Links konnte nicht erneuert werden/);
+    expect(api.publish).toHaveBeenCalledTimes(1);
+  });
+});

@@ -190,6 +190,34 @@ describe('logo', () => {
   });
 });
 
+describe('share image', () => {
+  const meta = (html: string, key: string) =>
+    html.match(new RegExp(`<meta (?:property|name)="${key}" content="([^"]+)">`))?.[1];
+
+  it('points og:image and twitter:image to our own 1200 × 630 image, absolute', async () => {
+    const html = await render(DEFAULT_CONFIG, startMs - DAY);
+    const url = new URL('/og-default.png', DEFAULT_CONFIG.seo.siteUrl).toString();
+    expect(meta(html, 'og:image')).toBe(url);
+    expect(meta(html, 'twitter:image')).toBe(url);
+    expect([meta(html, 'og:image:width'), meta(html, 'og:image:height')]).toEqual(['1200', '630']);
+    const file = await env.ASSETS.fetch('https://webinar.test/og-default.png');
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('uses the image the editor drew for the published version', async () => {
+    const hash = 'e'.repeat(64);
+    const html = await render(
+      configWith((c) => (c.seo.shareImage = hash)),
+      startMs - DAY,
+    );
+    expect(meta(html, 'og:image')).toBe(new URL(`/media/${hash}`, DEFAULT_CONFIG.seo.siteUrl).toString());
+    expect(meta(html, 'og:image:alt')).toBe(
+      `${DEFAULT_CONFIG.webinar.title} – ${formatGermanDateTime(startMs)}`,
+    );
+  });
+});
+
 describe('"Bereits N Anmeldungen"', () => {
   const shown = configWith((c) => (c.registrationCount = { show: true, minimum: 10 }));
 

@@ -75,7 +75,7 @@ describe('GET /', () => {
     const { html } = await page('/');
     expect(html).toMatch(/<meta property="og:title" content="[^"]+">/);
     expect(html).toMatch(/<meta property="og:description" content="[^"]+">/);
-    expect(html).toMatch(/<meta name="twitter:card" content="summary">/);
+    expect(html).toMatch(/<meta name="twitter:card" content="summary_large_image">/);
     expect(html).toMatch(/<meta name="description" content="[^"]+">/);
     expect(html).toContain('<link rel="canonical" href="https://webinar.example.com/">');
   });

@@ -16,6 +16,8 @@ import { clearDraft, loadDraft, saveDraft, type StoredDraft } from './draft-stor
 import { HistoryPanel } from './history';
 import { prepareLogo as prepareLogoInBrowser, preparePhoto as preparePhotoInBrowser } from './photo';
 import type { UploadLogo } from './logo-field';
+import type { ShareImageText } from '../../lib/share-image';
+import { refreshShareImage, renderShareImage } from './share-upload';
 import type { UploadPhoto } from './photo-field';
 import { PreviewPanel } from './preview';
 import { fieldId, validateDraft, type FieldErrors } from './validation';
@@ -64,6 +66,8 @@ export interface ConfigEditorProps {
   /** Browser crop/resize; replaced in DOM tests, which have no canvas. */
   preparePhoto?: (file: File) => Promise<{ large: Blob; small: Blob }>;
   prepareLogo?: (file: File) => Promise<{ blob: Blob; width: number; height: number }>;
+  /** Draws the share image; replaced in DOM tests, which have no canvas. */
+  renderShareImage?: (text: ShareImageText) => Promise<Blob>;
 }
 
 export function ConfigEditor(props: ConfigEditorProps) {
@@ -167,15 +171,26 @@ export function ConfigEditor(props: ConfigEditorProps) {
     setBusy(true);
     setStatus(null);
     const config = clone(state.draft);
+    const shareWarning = await refreshShareImage(
+      config,
+      live()?.config,
+      props.renderShareImage ?? renderShareImage,
+      props.api.uploadMedia,
+    );
     const answer = await props.api.publish(baseVersion(), config);
     setBusy(false);
     switch (answer.kind) {
       case 'ok':
         setLive({ version: answer.version, config });
+        // The published config may carry a new share image; the draft is that config now.
+        setState('draft', reconcile(clone(config)));
         setBaseVersion(answer.version);
         clearDraft(storage());
         setRestored('');
-        setStatus({ kind: 'ok', text: EDITOR_MESSAGES.published(answer.version) });
+        setStatus({
+          kind: 'ok',
+          text: `${EDITOR_MESSAGES.published(answer.version)}${shareWarning ? ` ${shareWarning}` : ''}`,
+        });
         void refreshHistory();
         break;
       case 'invalid':
