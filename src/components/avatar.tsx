@@ -22,7 +22,8 @@ export function hueSlot(name: string): number {
   return h % 6;
 }
 
-export function Avatar(props: { speaker: Speaker }) {
+/** `small`: the 44 px faces beside the form, decorative (their names are in the text next to them). */
+export function Avatar(props: { speaker: Speaker; small?: boolean }) {
   return (
     <Show
       when={props.speaker.photo}
@@ -37,12 +38,12 @@ export function Avatar(props: { speaker: Speaker }) {
           class="avatar"
           src={`/media/${photo().hash}`}
           srcset={`/media/${photo().smallHash} 160w, /media/${photo().hash} 480w`}
-          sizes="96px"
-          width="96"
-          height="96"
+          sizes={props.small ? '44px' : '96px'}
+          width={props.small ? 44 : 96}
+          height={props.small ? 44 : 96}
           loading="lazy"
           decoding="async"
-          alt={`Foto von ${props.speaker.name}`}
+          alt={props.small ? '' : `Foto von ${props.speaker.name}`}
         />
       )}
     </Show>

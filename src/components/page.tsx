@@ -34,7 +34,7 @@ function SpeakerTeaser(props: { config: WebinarConfig }) {
   return (
     <p class="with">
       <span class="faces" aria-hidden="true">
-        <For each={props.config.speakers.slice(0, 4)}>{(speaker) => <Avatar speaker={speaker} />}</For>
+        <For each={props.config.speakers.slice(0, 4)}>{(speaker) => <Avatar speaker={speaker} small />}</For>
       </span>
       <span>{speakerNames(props.config.speakers.map((s) => s.name))}</span>
     </p>

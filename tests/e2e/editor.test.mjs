@@ -138,6 +138,8 @@ describe('marketer edits the webinar live', () => {
       await photoInput.setInputFiles({ name: 'foto.png', mimeType: 'image/png', buffer: makePng() });
       const thumb = page.getByAltText(`Aktuelles Foto von ${NEW_NAME}`);
       await thumb.waitFor();
+      // Visible (it has its size attributes) is not loaded yet: wait for the image itself.
+      await thumb.evaluate((img) => img.decode());
       assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth === 160));
 
       // Preview at phone and desktop width, before anything is live.

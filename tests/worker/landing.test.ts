@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
 import { loadShell, renderLanding, type ResponseValues } from '../../worker/render';
 import { countdownValues } from '../../src/components/countdown';
+import { speakerNames } from '../../src/components/page';
 import { formatGermanDateTime, scheduleOf } from '../../src/lib/schedule';
 import { parseWebinarConfig, type WebinarConfig } from '../../src/lib/webinar-config';
 
@@ -58,6 +59,24 @@ describe('layout', () => {
     const more = html.slice(html.indexOf('class="more"'), html.indexOf('<footer'));
     expect(more).toContain('class="sticky-cta"');
     expect(more.lastIndexOf('</section>')).toBeLessThan(more.indexOf('class="sticky-cta"'));
+  });
+});
+
+describe('who speaks, beside the form', () => {
+  it('says "Mit A, B, C und N weiteren Referenten", or lists up to three names', () => {
+    expect(speakerNames(['A', 'B', 'C', 'D', 'E'])).toBe('Mit A, B, C und 2 weiteren Referenten');
+    expect(speakerNames(['A', 'B'])).toBe('Mit A und B');
+    expect(speakerNames(['A'])).toBe('Mit A');
+  });
+
+  it('names the first speakers and shows their faces as decoration, so each photo is named once', async () => {
+    const photo = { hash: 'a'.repeat(64), smallHash: 'b'.repeat(64) };
+    const config = configWith((c) => (c.speakers[0].photo = photo));
+    const html = await render(config, startMs - DAY);
+    const names = config.speakers.map((s) => s.name);
+    expect(text(html)).toContain(speakerNames(names));
+    expect(html.match(new RegExp(`alt="Foto von ${names[0]}"`, 'g'))).toHaveLength(1);
+    expect(html).toMatch(/<p class="with"><span class="faces" aria-hidden="true"><img[^>]*alt=""/);
   });
 });
 
