@@ -24,6 +24,8 @@ import { ThankYou } from '../src/components/thank-you';
 import {
   ConsentLabel,
   FORM_MESSAGES,
+  FORM_STAMP_SLOT,
+  QUESTION_SLOT,
   RegistrationForm,
   type FormValues,
   type RegistrationFormProps,
@@ -203,6 +205,7 @@ export function formProps(
   phase: Phase,
   nowMs: number,
   state?: FormState,
+  o: { version?: number; attack?: boolean } = {},
 ): RegistrationFormProps {
   const thanks = () => (
     <ThankYou
@@ -227,6 +230,9 @@ export function formProps(
       newsletter: label({ text: config.form.newsletterLabel }),
     },
     giveawayOpen: giveawayOpenAt(config, nowMs),
+    configVersion: Math.max(0, o.version ?? 0),
+    stamp: FORM_STAMP_SLOT,
+    ...(o.attack ? { question: true } : {}),
     messages: FORM_MESSAGES,
     thanksHtml: staticHtml(thanks),
     ...(state ? { values: state.values, errors: state.errors } : {}),
@@ -237,6 +243,10 @@ export function formProps(
 export interface ResponseValues {
   /** Confirmed registrations, or null when unknown (then the line is left out). */
   registrations?: number | null;
+  /** The plain form's signed render time (worker/abuse/form-stamp.ts). */
+  stamp?: string;
+  /** Attack mode: the question the plain form asks (its index is in the stamp). */
+  question?: string;
 }
 
 /** The landing page with its per-response slots still empty: what the cache holds. */
@@ -245,10 +255,15 @@ function renderLandingTemplate(
   live: LiveConfig,
   nowMs: number,
   state?: FormState,
+  attack = false,
 ): string {
   const { config } = live;
   const phase = phaseAt(scheduleOf(config.webinar), nowMs);
-  const form = island('form', RegistrationForm, formProps(config, phase, nowMs, state));
+  const form = island(
+    'form',
+    RegistrationForm,
+    formProps(config, phase, nowMs, state, { version: live.version, attack }),
+  );
   // The page around the island is never hydrated, so it carries no hydration keys.
   const body = staticHtml(() => (
     <LandingPage config={config} phase={phase} giveawayOpen={giveawayOpenAt(config, nowMs)} form={form} />
@@ -277,7 +292,9 @@ export function fillSlots(html: string, config: WebinarConfig, nowMs: number, va
       : '';
   return html
     .replace(COUNTDOWN_SLOT, () => countdownCells(scheduleOf(config.webinar).startMs - nowMs))
-    .replace(REGISTRATIONS_SLOT, () => line);
+    .replace(REGISTRATIONS_SLOT, () => line)
+    .replaceAll(FORM_STAMP_SLOT, () => escapeHtml(values.stamp ?? ''))
+    .replace(QUESTION_SLOT, () => escapeHtml(values.question ?? ''));
 }
 
 /** The landing page for one response, uncached (form re-renders with input, previews). */
@@ -288,7 +305,12 @@ export function renderLanding(
   state?: FormState,
   values?: ResponseValues,
 ): string {
-  return fillSlots(renderLandingTemplate(shellHtml, live, nowMs, state), live.config, nowMs, values);
+  return fillSlots(
+    renderLandingTemplate(shellHtml, live, nowMs, state, values?.question !== undefined),
+    live.config,
+    nowMs,
+    values,
+  );
 }
 
 /** Cache of rendered landing pages; bounded so old versions do not pile up. */
@@ -303,11 +325,13 @@ export function cachedLanding(
 ): string {
   const { config, version } = live;
   const phase = phaseAt(scheduleOf(config.webinar), nowMs);
-  // The giveaway checkbox and band change at its deadline, so that is part of the key too.
-  const key = `${version}:${phase}:${giveawayOpenAt(config, nowMs) ? 1 : 0}`;
+  // The giveaway checkbox and band change at its deadline, and attack mode adds the
+  // plain form's question, so both are part of the key too.
+  const attack = values?.question !== undefined;
+  const key = `${version}:${phase}:${giveawayOpenAt(config, nowMs) ? 1 : 0}:${attack ? 1 : 0}`;
   let html = useCache ? landingCache.get(key) : undefined;
   if (!html) {
-    html = renderLandingTemplate(shellHtml, live, nowMs);
+    html = renderLandingTemplate(shellHtml, live, nowMs, undefined, attack);
     if (useCache) {
       if (landingCache.size >= 8) landingCache.delete(landingCache.keys().next().value!);
       landingCache.set(key, html);

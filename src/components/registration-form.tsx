@@ -6,7 +6,13 @@
  * which the worker reads from the page address) stays on the server.
  */
 import { createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { solveAltcha, type AltchaChallenge } from '../lib/altcha-solver';
 import { validateRegistrationField, type FieldErrors, type RegistrationField } from '../lib/registration';
+
+/** Replaced per response by the worker with the signed render time (worker/abuse/form-stamp.ts). */
+export const FORM_STAMP_SLOT = 'app-form-stamp';
+/** Replaced per response with the attack-mode question's text. */
+export const QUESTION_SLOT = '<!--app-question-->';
 
 export type FormValues = {
   email?: string;
@@ -31,6 +37,12 @@ export interface RegistrationFormProps {
   messages: typeof FORM_MESSAGES;
   /** The done state, rendered by the worker (src/components/thank-you.tsx); trusted HTML. */
   thanksHtml: string;
+  /** The published config version the page was rendered from (0: the repo's default). */
+  configVersion: number;
+  /** The signed render time for the plain form (a slot the worker fills per response). */
+  stamp: string;
+  /** Attack mode: the plain form asks one short question (its text is a slot). */
+  question?: boolean;
   /** Re-rendered after a failed plain form post: the visitor's input and the errors. */
   values?: FormValues;
   errors?: FieldErrors;
@@ -149,7 +161,29 @@ export function RegistrationForm(props: RegistrationFormProps) {
     focusFirstError(errs);
   };
 
-  async function post(body: string): Promise<Response> {
+  // The proof of work (ALTCHA): fetched when the visitor starts on the form and solved in
+  // the background, so it is ready long before the button is pressed.
+  let solution: Promise<string | null> | undefined;
+  const solve = () =>
+    (solution ??= fetch('/api/register/challenge')
+      .then((r) => (r.ok ? (r.json() as Promise<AltchaChallenge>) : null))
+      .then((c) => (c ? solveAltcha(c) : null))
+      .catch(() => null));
+  const [hydrated, setHydrated] = createSignal(false);
+  onMount(() => setHydrated(true));
+
+  async function post(entered: Record<string, unknown>): Promise<Response> {
+    let res = await postOnce(JSON.stringify({ ...entered, altcha: await solve() }));
+    if (res.status === 403) {
+      // The solution expired while the page was open (or was used): one fresh one.
+      solution = undefined;
+      res = await postOnce(JSON.stringify({ ...entered, altcha: await solve() }));
+    }
+    solution = undefined;
+    return res;
+  }
+
+  async function postOnce(body: string): Promise<Response> {
     const init: RequestInit = {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -189,9 +223,12 @@ export function RegistrationForm(props: RegistrationFormProps) {
     setStatus('');
     try {
       // UTM parameters are not copied: the worker reads them from the page's address.
-      const res = await post(
-        JSON.stringify({ ...entered, website: text('website'), referrer: referrerOrigin() }),
-      );
+      const res = await post({
+        ...entered,
+        website: text('website'),
+        referrer: referrerOrigin(),
+        configVersion: props.configVersion,
+      });
       if (res.ok) {
         setErrors({});
         setDone(true);
@@ -256,7 +293,10 @@ export function RegistrationForm(props: RegistrationFormProps) {
           method="post"
           action="/api/register#anmeldung"
           onSubmit={onSubmit}
+          onFocusIn={() => void solve()}
         >
+          <input type="hidden" name="configVersion" value={String(props.configVersion)} />
+          <input type="hidden" name="renderedAt" value={props.stamp} />
           <div id="form-status" class="form-status" role="alert" hidden={!status() && !problems().length}>
             {status() || messages.fixErrors}
             <Show when={!status()}>
@@ -319,6 +359,20 @@ export function RegistrationForm(props: RegistrationFormProps) {
             />
             <FieldError field="firstName" />
           </div>
+          {/* Attack mode, for visitors without JavaScript only: the island proves work instead. */}
+          <Show when={props.question}>
+            <div class="field" hidden={hydrated()}>
+              <label for="reg-answer" innerHTML={`${QUESTION_SLOT} <span class="req">(Pflichtfeld)</span>`} />
+              <input
+                id="reg-answer"
+                name="answer"
+                type="text"
+                autocomplete="off"
+                maxlength="40"
+                required={!hydrated()}
+              />
+            </div>
+          </Show>
           <div class="hp" aria-hidden="true">
             <label for="reg-website">Bitte dieses Feld leer lassen</label>
             <input id="reg-website" name="website" type="text" tabindex="-1" autocomplete="off" />

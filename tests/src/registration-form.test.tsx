@@ -1,5 +1,6 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@solidjs/testing-library';
 import userEvent from '@testing-library/user-event';
+import { createChallenge, verifySolution } from 'altcha-lib/v1';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   FORM_MESSAGES,
@@ -20,12 +21,31 @@ const props: RegistrationFormProps = {
     newsletter: 'Ich möchte den Newsletter erhalten.',
   },
   giveawayOpen: true,
+  configVersion: 3,
+  stamp: 'stamp-from-the-worker',
   messages: FORM_MESSAGES,
   thanksHtml: `<h3 tabindex="-1">${THANK_YOU}</h3><p>Wir haben Ihnen eine E-Mail geschickt.</p><a class="btn" href="/webinar.ics">Apple / Outlook (.ics)</a><a class="btn" href="${GOOGLE}">Google Kalender</a>`,
 };
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+/**
+ * fetch as the worker answers it: the proof-of-work challenge from the server library
+ * (cheapest cost), everything else from `register`.
+ */
+function spyFetch(register: (init?: RequestInit) => Promise<Response>) {
+  return vi
+    .spyOn(globalThis, 'fetch')
+    .mockImplementation(async (input, init) =>
+      String(input) === '/api/register/challenge'
+        ? json(200, await createChallenge({ hmacKey: 'test-key-0123456789', maxNumber: 10 }))
+        : register(init),
+    );
+}
+/** The registrations among the calls (the challenge request left out). */
+const registerCalls = (spy: ReturnType<typeof spyFetch>) =>
+  spy.mock.calls.filter(([url]) => String(url) === '/api/register');
 
 afterEach(() => {
   cleanup();
@@ -87,11 +107,11 @@ describe('RegistrationForm', () => {
   });
 
   it('on submit without consent: sends nothing, announces the problem and focuses the first invalid field', async () => {
-    const fetch = vi.spyOn(globalThis, 'fetch');
+    const fetch = spyFetch(async () => json(200, { ok: true }));
     const f = setup();
     await f.user.type(f.email, 'anna@beispiel.de');
     await f.user.click(f.submit);
-    expect(fetch).not.toHaveBeenCalled();
+    expect(registerCalls(fetch)).toHaveLength(0);
     const alert = screen.getByRole('alert');
     expect(alert.textContent).toMatch(/^Bitte korrigieren Sie:/);
     const link = within(alert).getByRole('link', {
@@ -104,9 +124,7 @@ describe('RegistrationForm', () => {
 
   it('sends JSON, disables the button while sending and shows the thank-you state with calendar links', async () => {
     let release!: (r: Response) => void;
-    const fetch = vi
-      .spyOn(globalThis, 'fetch')
-      .mockImplementation(() => new Promise<Response>((resolve) => (release = resolve)));
+    const fetch = spyFetch(() => new Promise<Response>((resolve) => (release = resolve)));
     const f = setup();
     await f.user.type(f.email, 'Anna@Beispiel.de');
     await f.user.type(f.firstName, 'Anna');
@@ -115,9 +133,12 @@ describe('RegistrationForm', () => {
     await f.user.click(f.submit);
     expect((f.submit as HTMLButtonElement).disabled).toBe(true);
     expect(f.submit.textContent).toBe('Wird gesendet …');
-    const [url, init] = fetch.mock.calls[0];
-    expect(url).toBe('/api/register');
-    expect(JSON.parse(String(init!.body))).toMatchObject({
+    await waitFor(() => expect(registerCalls(fetch)).toHaveLength(1));
+    const [, init] = registerCalls(fetch)[0];
+    const sent = JSON.parse(String(init!.body));
+    // The proof of work went with it, solved in the background, and the server library accepts it.
+    expect(await verifySolution(sent.altcha, 'test-key-0123456789')).toBe(true);
+    expect(sent).toMatchObject({
       email: 'Anna@Beispiel.de',
       firstName: 'Anna',
       privacy: true,
@@ -159,11 +180,9 @@ describe('RegistrationForm', () => {
   });
 
   it('retries a 503 once after Retry-After, then tells the visitor their input is kept', async () => {
-    const fetch = vi
-      .spyOn(globalThis, 'fetch')
-      .mockImplementation(async () =>
-        json(503, { ok: false, errors: { form: 'x' } }, { 'retry-after': '1' }),
-      );
+    const fetch = spyFetch(async () =>
+      json(503, { ok: false, errors: { form: 'x' } }, { 'retry-after': '1' }),
+    );
     const f = setup();
     await f.user.type(f.email, 'anna@beispiel.de');
     await f.user.click(f.privacy);
@@ -171,7 +190,7 @@ describe('RegistrationForm', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/Angaben bleiben erhalten/), {
       timeout: 4000,
     });
-    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(registerCalls(fetch)).toHaveLength(2);
     expect(f.email.value).toBe('anna@beispiel.de');
   });
 
@@ -256,15 +275,15 @@ describe('RegistrationForm', () => {
 
 describe('RegistrationForm before hydration', () => {
   it('sends what is in the fields even when the visitor filled them without the component noticing', async () => {
-    const fetch = vi.spyOn(globalThis, 'fetch').mockResolvedValue(json(200, { ok: true }));
+    const fetch = spyFetch(async () => json(200, { ok: true }));
     const f = setup();
     // As on a slow phone: typed and ticked before the island was hydrated, no events seen.
     f.email.value = 'frueh@beispiel.de';
     f.privacy.checked = true;
     f.newsletter.checked = true;
     fireEvent.submit(f.submit.closest('form')!);
-    await waitFor(() => expect(fetch).toHaveBeenCalled());
-    expect(JSON.parse(String(fetch.mock.calls[0][1]!.body))).toMatchObject({
+    await waitFor(() => expect(registerCalls(fetch)).toHaveLength(1));
+    expect(JSON.parse(String(registerCalls(fetch)[0][1]!.body))).toMatchObject({
       email: 'frueh@beispiel.de',
       privacy: true,
       newsletter: true,

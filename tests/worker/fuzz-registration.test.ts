@@ -37,7 +37,7 @@ import {
   wrongContentType,
   wrongType,
 } from './fuzz-arbitraries';
-import { withSolution } from './helpers';
+import { withFormFields, withSolution } from './helpers';
 
 /** Set from the host's FUZZ_SEED / FUZZ_SCALE by vitest.config.ts (workerd has no process.env of its own). */
 const fuzzVars = env as unknown as { FUZZ_SEED?: string; FUZZ_SCALE?: string };
@@ -190,13 +190,15 @@ async function checkAnswer(
 async function post(body: BodyInit, contentType: string | null, ip = nextIp()) {
   const headers = new Headers({ 'cf-connecting-ip': ip });
   if (contentType !== null) headers.set('content-type', contentType);
-  const json =
-    contentType?.split(';')[0].trim().toLowerCase() === 'application/json' && typeof body === 'string';
-  return app.request(
-    '/api/register',
-    { method: 'POST', headers, body: json ? await withSolution(body) : body, redirect: 'manual' },
-    env,
-  );
+  const type = contentType?.split(';')[0].trim().toLowerCase();
+  const text = typeof body === 'string';
+  const sent =
+    text && type === 'application/json'
+      ? await withSolution(body)
+      : text && type === 'application/x-www-form-urlencoded'
+        ? await withFormFields(body)
+        : body;
+  return app.request('/api/register', { method: 'POST', headers, body: sent, redirect: 'manual' }, env);
 }
 
 /** User agents are stored as proof; printable ASCII only, as a browser could send. */

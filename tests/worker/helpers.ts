@@ -3,6 +3,7 @@ import { env, SELF } from 'cloudflare:test';
 import { solveChallenge } from 'altcha-lib/v1';
 import { app } from '../../worker/app';
 import { maxNumberOf, newChallenge } from '../../worker/abuse/challenge';
+import { formStamp } from '../../worker/abuse/form-stamp';
 import { leadId } from '../../worker/store/lead-keys';
 import { getLead } from '../../worker/store/lead-store';
 
@@ -63,7 +64,19 @@ export async function postJson(body: unknown, headers: Record<string, string> = 
   });
 }
 
-export function postForm(fields: Record<string, string>, headers: Record<string, string> = {}) {
+/**
+ * A plain form body with the hidden fields the page's form carries (a render stamp from
+ * 5 seconds ago, the config version), unless the body has them already.
+ */
+export async function withFormFields(body: string): Promise<string> {
+  const params = new URLSearchParams(body);
+  if (!params.has('renderedAt'))
+    params.set('renderedAt', await formStamp(env.LEAD_KEY_SECRET, Date.now() - 5000, null));
+  if (!params.has('configVersion')) params.set('configVersion', '0');
+  return params.toString();
+}
+
+export async function postForm(fields: Record<string, string>, headers: Record<string, string> = {}) {
   return SELF.fetch('https://webinar.test/api/register', {
     method: 'POST',
     redirect: 'manual',
@@ -72,7 +85,7 @@ export function postForm(fields: Record<string, string>, headers: Record<string,
       'cf-connecting-ip': uniqueIp(),
       ...headers,
     },
-    body: new URLSearchParams(fields).toString(),
+    body: await withFormFields(new URLSearchParams(fields).toString()),
   });
 }
 
@@ -115,7 +128,7 @@ export async function registerWith(
       body:
         kind === 'json'
           ? JSON.stringify({ altcha: await solvedChallenge(), ...body })
-          : new URLSearchParams(body as Record<string, string>).toString(),
+          : await withFormFields(new URLSearchParams(body as Record<string, string>).toString()),
     },
     { ...env, ...bindings },
   );

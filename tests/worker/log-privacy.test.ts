@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../worker/app';
 import { captureActive, forgetLogsSince, logMark, logsSince, personalDataIn } from './log-privacy-setup';
-import { uniqueEmail, withSolution } from './helpers';
+import { uniqueEmail, withFormFields, withSolution } from './helpers';
 import { serverLines } from '../helpers/personal-data.mjs';
 
 afterEach(() => vi.restoreAllMocks());
@@ -22,14 +22,19 @@ const text = (mark: number) =>
 
 /** A registration straight into the app; a JSON object body gets a solved challenge, as the form sends. */
 async function post(body: BodyInit, headers: Record<string, string>, bindings: Partial<Env> = {}) {
-  const json = headers['content-type'] === 'application/json' && typeof body === 'string';
+  const type = headers['content-type'];
+  const sent =
+    typeof body !== 'string'
+      ? body
+      : type === 'application/json'
+        ? await withSolution(body)
+        : type === 'application/x-www-form-urlencoded'
+          ? await withFormFields(body)
+          : body;
   return app.request(
     '/api/register',
-    { method: 'POST', headers, body: json ? await withSolution(body) : body, redirect: 'manual' },
-    {
-      ...env,
-      ...bindings,
-    },
+    { method: 'POST', headers, body: sent, redirect: 'manual' },
+    { ...env, ...bindings },
   );
 }
 

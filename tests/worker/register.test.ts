@@ -1,6 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
+import { forgetAttackMode, setAttackMode } from '../../worker/abuse/attack-mode';
+import { formStamp, QUESTIONS } from '../../worker/abuse/form-stamp';
 import { STORE_TIMEOUT_MS } from '../../worker/routes/register';
 import { mailboxKey } from '../../worker/store/lead-keys';
 import { activeConsent, eraseAddress } from '../../worker/store/lead-store';
@@ -300,5 +302,63 @@ describe('POST /api/register (plain form, no JavaScript)', () => {
     const html = await res.text();
     expect(html).toContain('value="kv.down@beispiel.de"');
     expect(html).toContain('Ihre Anmeldung konnte gerade nicht gespeichert werden');
+  });
+});
+
+describe('POST /api/register (plain form): proof of a rendered, read form', () => {
+  const raw = (body: string) =>
+    SELF.fetch('https://webinar.test/api/register', {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': uniqueIp() },
+      body,
+    });
+
+  it('stores nothing for a post without the form’s hidden fields and offers the form again', async () => {
+    const email = uniqueEmail('nohidden');
+    const res = await raw(new URLSearchParams({ email, privacy: 'on' }).toString());
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('Bitte senden Sie das Formular noch einmal ab.');
+    expect(html).toContain(`value="${email}"`);
+    expect(html).toMatch(/name="renderedAt" value="\d{13}\.-\.[0-9a-f]{32}"/);
+    expect((await storedLead(email)).lead).toBeNull();
+  });
+
+  it('sends a post back that came less than 3 seconds after the page was rendered', async () => {
+    const email = uniqueEmail('tooquick');
+    const renderedAt = await formStamp(env.LEAD_KEY_SECRET, Date.now() - 1000, null);
+    const res = await raw(
+      new URLSearchParams({ email, privacy: 'on', renderedAt, configVersion: '0' }).toString(),
+    );
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Bitte senden Sie das Formular noch einmal ab.');
+    expect((await storedLead(email)).lead).toBeNull();
+  });
+
+  it('asks the question in attack mode and stores only with the right answer', async () => {
+    await setAttackMode(env.DB, { on: true, by: 'ops', since: Date.now() });
+    try {
+      const page = await (await SELF.fetch('https://webinar.test/')).text();
+      const stamp = /name="renderedAt" value="([^"]+)"/.exec(page)![1];
+      const q = Number(stamp.split('.')[1]);
+      expect(page).toContain(QUESTIONS[q].text);
+      expect(page).toMatch(/<label for="reg-answer"/);
+      const renderedAt = await formStamp(env.LEAD_KEY_SECRET, Date.now() - 5000, q);
+      const wrong = uniqueEmail('wrong');
+      const fields = (email: string, answer: string) =>
+        new URLSearchParams({ email, privacy: 'on', renderedAt, configVersion: '0', answer }).toString();
+      const refused = await raw(fields(wrong, 'keine Ahnung'));
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('Kontrollfrage');
+      expect((await storedLead(wrong)).lead).toBeNull();
+      const right = uniqueEmail('right');
+      const ok = await raw(fields(right, QUESTIONS[q].answers[0]));
+      expect(ok.status).toBe(303);
+      expect((await storedLead(right)).lead).not.toBeNull();
+    } finally {
+      await setAttackMode(env.DB, { on: false, by: 'ops', since: Date.now() });
+      forgetAttackMode();
+    }
   });
 });

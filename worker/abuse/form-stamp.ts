@@ -72,3 +72,19 @@ export function answerFits(question: number, answer: unknown): boolean {
   const a = answer.trim().toLowerCase().replace(/\s+/g, '').replace(/\.$/, '');
   return QUESTIONS[question].answers.includes(a);
 }
+
+/**
+ * What the landing page's plain form needs per response: a fresh stamp and, in attack
+ * mode, the question (its index is signed into the stamp).
+ */
+export async function plainFormSlots(
+  secret: string,
+  attack: boolean,
+  nowMs: number,
+): Promise<{ stamp: string; question?: string }> {
+  const question = attack ? pickQuestion(nowMs) : null;
+  return {
+    stamp: await formStamp(secret, nowMs, question),
+    ...(question !== null ? { question: QUESTIONS[question].text } : {}),
+  };
+}

@@ -11,6 +11,8 @@ import { CalendarButtons } from '../../src/components/thank-you';
 import { getLiveConfig } from '../config-store';
 import { confirmedRegistrations } from '../registration-count';
 import { cachedLanding, loadShell, renderSimple } from '../render';
+import { attackMode } from '../abuse/attack-mode';
+import { plainFormSlots } from '../abuse/form-stamp';
 
 const isDev = (c: Context<{ Bindings: Env }>) => c.env.ENVIRONMENT === 'development';
 
@@ -26,12 +28,17 @@ function html(c: Context, body: string, status: 200 | 404 = 200) {
 export const pageRoutes = new Hono<{ Bindings: Env }>()
   .get('/', async (c) => {
     const now = Date.now();
-    const [shell, live] = await Promise.all([shellFor(c), getLiveConfig(c.env.CONTENT)]);
+    const [shell, live, attack] = await Promise.all([
+      shellFor(c),
+      getLiveConfig(c.env.CONTENT),
+      attackMode(c.env.DB, now),
+    ]);
     // Counted only when the page shows it; cached, so D1 is asked at most once a minute.
     const registrations = live.config.registrationCount.show
       ? await confirmedRegistrations(c.env.DB, now, (p) => c.executionCtx.waitUntil(p))
       : null;
-    return html(c, cachedLanding(shell, live, now, !isDev(c), { registrations }));
+    const form = await plainFormSlots(c.env.LEAD_KEY_SECRET, attack.on, now);
+    return html(c, cachedLanding(shell, live, now, !isDev(c), { registrations, ...form }));
   })
   .get('/index.html', (c) => c.redirect('/', 301))
   .get('/danke', async (c) => {

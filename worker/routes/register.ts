@@ -20,7 +20,8 @@ import { errorMessage, log } from '../log';
 import { loadShell, renderLanding } from '../render';
 import { checkSolution, isReplay, spendStatement } from '../abuse/challenge';
 import { count, type RefusalReason } from '../abuse/counters';
-import { evaluateAttackMode } from '../abuse/attack-mode';
+import { attackMode, evaluateAttackMode } from '../abuse/attack-mode';
+import { answerFits, checkStamp, plainFormSlots } from '../abuse/form-stamp';
 import { clientIp, clientKey, landingPath, mailLinkOrigin, userAgent } from '../request-context';
 
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -50,6 +51,9 @@ const MESSAGES = {
   busy: 'Ihre Anmeldung konnte gerade nicht gespeichert werden. Ihre Angaben sind erhalten – bitte senden Sie das Formular in einigen Sekunden erneut.',
   challenge:
     'Ihre Anmeldung konnte nicht automatisch geprüft werden. Bitte laden Sie die Seite neu und senden Sie das Formular noch einmal ab.',
+  again: 'Bitte senden Sie das Formular noch einmal ab.',
+  question:
+    'Bitte beantworten Sie noch die Kontrollfrage über dem Absenden-Knopf und senden Sie das Formular noch einmal ab.',
 } as const;
 
 /** Counts a refusal without making the answer wait (worker/abuse/counters.ts). */
@@ -104,7 +108,9 @@ async function answerError(
   if (kind === 'json') return c.json({ ok: false as const, errors }, status);
   const live = await getLiveConfig(c.env.CONTENT);
   const shell = await loadShell(c.env.ASSETS, new URL(c.req.url).origin, c.env.ENVIRONMENT === 'development');
-  return c.html(renderLanding(shell, live, Date.now(), { values: valuesOf(input), errors }), status);
+  const now = Date.now();
+  const form = await plainFormSlots(c.env.LEAD_KEY_SECRET, (await attackMode(c.env.DB, now)).on, now);
+  return c.html(renderLanding(shell, live, now, { values: valuesOf(input), errors }, form), status);
 }
 
 export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register', async (c) => {
@@ -179,6 +185,22 @@ export const registerRoutes = new Hono<{ Bindings: Env }>().post('/api/register'
       return answerError(c, kind, 403, { form: MESSAGES.challenge }, {});
     }
     spend = spendStatement(c.env.DB, solution);
+  } else {
+    // The plain form proves it was rendered by us and read for a few seconds; in attack
+    // mode its visitor also answers a question. Nothing is stored otherwise.
+    const stamp = await checkStamp(c.env.LEAD_KEY_SECRET, input.renderedAt, Date.now());
+    const versioned = typeof input.configVersion === 'string' && /^\d{1,9}$/.test(input.configVersion);
+    if (!stamp.ok || !versioned) {
+      refused(c, stamp.ok ? 'form_fields' : stamp.reason === 'too_fast' ? 'too_fast' : 'form_fields');
+      return answerError(c, kind, 400, { form: MESSAGES.again }, input);
+    }
+    if (
+      (await attackMode(c.env.DB)).on &&
+      (stamp.question === null || !answerFits(stamp.question, input.answer))
+    ) {
+      refused(c, 'question');
+      return answerError(c, kind, 400, { form: MESSAGES.question }, input);
+    }
   }
   const checked = validateRegistration(input);
   if (typeof input[HONEYPOT_FIELD] === 'string' && input[HONEYPOT_FIELD] !== '') {
