@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
-import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
+import { launchBrowser, VIEWPORTS, pauseLikeAPerson } from '../helpers/browser.mjs';
 import { leadWithConsents } from '../helpers/d1.mjs';
 import { ROOT, startServer } from '../helpers/server.mjs';
 
@@ -80,6 +80,7 @@ async function journey({ javaScriptEnabled, viewport }) {
     // The mails never carry user-supplied text, not even a plain first name.
     await page.getByLabel('Vorname').fill('Zacharias');
     await page.locator('#reg-privacy').check();
+    await pauseLikeAPerson(page);
     const [answer] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/api/register') && r.request().method() === 'POST'),
       page.getByRole('button', { name: 'Jetzt kostenlos anmelden' }).click(),

@@ -11,9 +11,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import content from '../../src/content/webinar.json' with { type: 'json' };
-import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
+import { launchBrowser, VIEWPORTS, pauseLikeAPerson } from '../helpers/browser.mjs';
 import { queryD1 } from '../helpers/d1.mjs';
-import { solvedAltcha } from '../helpers/register.mjs';
 import { startServer } from '../helpers/server.mjs';
 
 const SIZES = [
@@ -39,27 +38,9 @@ after(async () => {
   server?.cleanup();
 });
 
-/**
- * The island does not solve the registration's proof-of-work challenge yet (that comes
- * with the ALTCHA widget); until it does, a solved one from the server is added to the
- * form's JSON on its way out, so these tests see what the visitor sees after submitting.
- * @param {import('playwright-core').BrowserContext} context
- */
-async function addSolvedChallenge(context) {
-  await context.route('**/api/register', async (route) => {
-    const request = route.request();
-    if (request.method() !== 'POST' || !request.headers()['content-type']?.includes('json'))
-      return route.continue();
-    const body = JSON.parse(request.postData() ?? '{}');
-    body.altcha ??= await solvedAltcha(server.url);
-    return route.continue({ postData: JSON.stringify(body) });
-  });
-}
-
 /** @param {{ viewport?: {width:number,height:number}, javaScriptEnabled?: boolean, hasTouch?: boolean }} options */
 async function open(options) {
   const context = await launchBrowser(options);
-  await addSolvedChallenge(context);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(server.url + '/');
   if (options.javaScriptEnabled !== false)
@@ -126,6 +107,7 @@ describe('the walk: land, find the form, correct a typo, register', () => {
           await press(page, page.locator('#reg-privacy'), viewport.width < WIDE ? 'touch' : 'mouse');
           assert.equal(await page.locator('#reg-privacy').isChecked(), true);
           await page.locator('#reg-email').fill(email);
+          await pauseLikeAPerson(page);
           await page.getByRole('button', { name: content.cta }).click();
           if (javaScriptEnabled) await page.locator('.thanks h3').waitFor({ state: 'visible' });
           else await page.waitForURL((u) => u.pathname === '/danke');
@@ -272,6 +254,7 @@ describe('form messages', () => {
   it('lists what to correct and shrinks the list as each field is fixed', async () => {
     const { context, page } = await open({ viewport: VIEWPORTS.desktop });
     try {
+      await pauseLikeAPerson(page);
       await page.getByRole('button', { name: content.cta }).click();
       const items = page.locator('#form-status li');
       assert.equal(await items.count(), 2);
@@ -300,6 +283,7 @@ describe('form messages', () => {
       try {
         await page.locator('#reg-email').fill(email);
         await page.locator('#reg-privacy').check();
+        await pauseLikeAPerson(page);
         await page.getByRole('button', { name: content.cta }).click();
         if (javaScriptEnabled) await page.locator('.thanks h3').waitFor({ state: 'visible' });
         else await page.waitForURL((u) => u.pathname === '/danke');

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
-import { launchBrowser, VIEWPORTS } from '../helpers/browser.mjs';
+import { launchBrowser, VIEWPORTS, pauseLikeAPerson } from '../helpers/browser.mjs';
 import { leadsStartingWith, leadWithConsents } from '../helpers/d1.mjs';
 import { startServer } from '../helpers/server.mjs';
 
@@ -333,6 +333,7 @@ describe('registration without JavaScript', () => {
     try {
       await page.goto(server.url + '/');
       await fillForm(page, { email, firstName: 'Anna', giveaway: true });
+      await pauseLikeAPerson(page);
       const [postResponse] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/api/register') && r.request().method() === 'POST'),
         page.getByRole('button', { name: 'Jetzt kostenlos anmelden' }).click(),
@@ -361,6 +362,7 @@ describe('registration without JavaScript', () => {
     try {
       await page.goto(server.url + '/');
       await fillForm(page, { email, firstName: 'Bernd', giveaway: true });
+      await pauseLikeAPerson(page);
       const [postResponse] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/api/register') && r.request().method() === 'POST'),
         page.getByRole('button', { name: 'Jetzt kostenlos anmelden' }).click(),
@@ -476,6 +478,7 @@ describe('UTM attribution', () => {
         await page.goto(server.url + landing);
         if (javaScriptEnabled) await waitForHydration(page);
         await fillForm(page, { email });
+        await pauseLikeAPerson(page);
         await page.getByRole('button', { name: 'Jetzt kostenlos anmelden' }).click();
         if (javaScriptEnabled) await page.locator('.thanks h3').waitFor({ state: 'visible' });
         else await page.waitForURL((u) => u.pathname === '/danke');

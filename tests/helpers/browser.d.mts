@@ -10,3 +10,5 @@ export function launchBrowser(options?: {
   locale?: string;
   hasTouch?: boolean;
 }): Promise<BrowserContext>;
+export const MIN_FILL_MS: number;
+export function pauseLikeAPerson(page: import('playwright-core').Page): Promise<void>;

@@ -62,3 +62,15 @@ export async function launchBrowser({
   };
   return context;
 }
+
+/** A person needs at least this long for the form (worker/abuse/form-stamp.ts MIN_FILL_MS). */
+export const MIN_FILL_MS = 3_000;
+
+/**
+ * Waits as long as a person at least takes to fill in the form: the plain form (without
+ * JavaScript) sends a post that comes sooner back as "too fast".
+ * @param {import('playwright-core').Page} page
+ */
+export async function pauseLikeAPerson(page) {
+  await page.waitForTimeout(MIN_FILL_MS + 300);
+}
