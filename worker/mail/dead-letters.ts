@@ -150,9 +150,3 @@ export async function purgeDeadLetters(db: D1Database, nowMs: number): Promise<n
     .run();
   return res.meta.changes ?? 0;
 }
-
-/**
- * @deprecated Dead letters were `dlq:`-prefixed KV keys; kept only until the reminder
- * sweep reads `dead_letters` (its lead_id column) instead.
- */
-export const DLQ_PREFIX = 'dlq:';
