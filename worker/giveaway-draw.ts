@@ -20,7 +20,7 @@
 import type { DrawRecord } from '../src/admin/ops/api-types';
 import { randomHex, sha256Hex } from './crypto';
 import { getLeads } from './store/lead-store';
-import { recordDrawEvent } from './webhooks/outbox';
+import { drawEventStatements } from './webhooks/outbox';
 
 /** Winners at most per draw. */
 export const MAX_WINNERS = 1000;
@@ -177,7 +177,7 @@ export async function drawWinners(
   };
   const list = JSON.stringify(winners);
   try {
-    const res = await db
+    const insert = db
       .prepare(
         `INSERT INTO draws (id, series_id, seq, at, by, deadline, winners_requested, eligible_count,
            eligible_hash, winners, redraw_reason, replaces)
@@ -198,15 +198,15 @@ export async function drawWinners(
         draw.redraw?.reason ?? null,
         draw.redraw?.replaces ?? null,
         winners.length,
-      )
-      .run();
+      );
+    // The webhook event (issue 16) in the same transaction: written only if the draw is.
+    const [res] = await db.batch([insert, ...drawEventStatements(db, draw.id, Date.parse(draw.at))]);
     // A winner was erased between reading the set and writing the record: draw again from
     // the set as it is now (an erasure storm that outruns three draws is an error).
     if (!res.meta.changes) {
       if (attempt >= 3) throw new Error('draw: winners vanished three times in a row');
       return drawWinners(db, o, attempt + 1);
     }
-    await recordDrawEvent(db, draw.id, Date.parse(draw.at)); // webhooks (issue 16)
   } catch (error) {
     if (isUniqueViolation(error)) return { ok: false, reason: 'already_drawn' };
     throw error;

@@ -137,22 +137,35 @@ describe('who is eligible', () => {
     // Between reading the set and writing the record, the lead just picked is erased: the
     // record must not name it, and the draw is made again from what is left.
     let erasedWinner: string | undefined;
+    const drawInserts = new WeakMap<object, unknown[]>();
     const racing = new Proxy(env.DB, {
       get(target, prop) {
-        if (prop !== 'prepare') return Reflect.get(target, prop);
-        return (query: string) => {
-          const stmt = target.prepare(query);
-          if (erasedWinner || !query.includes('INSERT INTO draws')) return stmt;
-          return {
-            bind: (...args: unknown[]) => ({
-              run: async () => {
-                [erasedWinner] = JSON.parse(String(args[9])) as string[];
-                await eraseLeadById(target, erasedWinner, { atMs: Date.now(), by: 'ops' });
-                return stmt.bind(...args).run();
+        if (prop === 'prepare')
+          return (query: string) => {
+            const stmt = target.prepare(query);
+            if (!query.includes('INSERT INTO draws')) return stmt;
+            return new Proxy(stmt, {
+              get(s, p) {
+                if (p !== 'bind') return Reflect.get(s, p).bind(s);
+                return (...args: unknown[]) => {
+                  const bound = s.bind(...args);
+                  drawInserts.set(bound, args);
+                  return bound;
+                };
               },
-            }),
+            });
           };
-        };
+        if (prop === 'batch')
+          return async (stmts: D1PreparedStatement[]) => {
+            const args = drawInserts.get(stmts[0]);
+            if (args && !erasedWinner) {
+              [erasedWinner] = JSON.parse(String(args[9])) as string[];
+              await eraseLeadById(target, erasedWinner, { atMs: Date.now(), by: 'ops' });
+            }
+            return target.batch(stmts);
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
       },
     });
     const res = await draw({ winners: 1 }, { DB: racing });

@@ -13,7 +13,6 @@
  * exact body that is signed and sent (README, "Webhooks", for the shapes).
  */
 import { WEBHOOK_PAYLOAD_VERSION, type WebhookEventType } from '../../src/lib/webhooks';
-import { errorMessage, log } from '../log';
 
 /** Event types the Brevo connector acts on (brevo.ts). */
 export const CONNECTOR_EVENT_TYPES = ['lead.confirmed', 'lead.unsubscribed', 'lead.erased'] as const;
@@ -155,17 +154,4 @@ export async function recordTestEvent(db: D1Database, endpointId: string, atMs: 
     .bind(endpointId, 'webhook.test', atMs, new Date(atMs).toISOString())
     .first<{ id: string }>();
   return row!.id;
-}
-
-/**
- * Stores `giveaway.drawn` right after the draw was stored (worker/giveaway-draw.ts). Its own
- * statement for now, not yet part of the draw's batch (docs/decisions/080): never throws,
- * as the draw stands either way; a failure is logged.
- */
-export async function recordDrawEvent(db: D1Database, drawId: string, atMs: number): Promise<void> {
-  try {
-    await db.batch(drawEventStatements(db, drawId, atMs));
-  } catch (error) {
-    log.error('webhooks.draw_event_failed', { message: errorMessage(error) });
-  }
 }
