@@ -1,0 +1,98 @@
+/**
+ * The built app in `vite preview` (workerd, local D1, KV, queues and rate limits), with
+ * its bindings counted (counting-entry.mjs, binding-counter.mjs), for the load and launch
+ * benches. As deployed: ENVIRONMENT=production (the isolate's page cache, no dev outbox).
+ *
+ * Like tests/helpers/server.mjs's startServer it runs a snapshot of dist/ in a temp dir
+ * with its own persist dir, but the snapshot's worker `main` is the counting entry, which
+ * imports the build's unchanged index.js. The D1 migrations are applied to the persist dir
+ * before the server starts.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bindingKinds } from './binding-counter.mjs';
+import { applyMigrations, queryD1 } from '../helpers/d1.mjs';
+import { ROOT, startPreview } from '../helpers/server.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ENTRY = 'counting-entry.mjs';
+
+/** A copy of dist/ whose worker entry is the counting entry; returns the dir to preview in. */
+function countingSnapshot() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-app-'));
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  const out = join(dir, 'dist/webinar_landing');
+  const wranglerPath = join(out, 'wrangler.json');
+  const wrangler = JSON.parse(readFileSync(wranglerPath, 'utf8'));
+  if (wrangler.main !== 'index.js') throw new Error(`unexpected worker main in the build: ${wrangler.main}`);
+  for (const file of [ENTRY, 'binding-counter.mjs']) cpSync(join(HERE, file), join(out, file));
+  writeFileSync(
+    join(out, 'bench-bindings.mjs'),
+    `export default ${JSON.stringify(bindingKinds(wrangler))};\n`,
+  );
+  writeFileSync(wranglerPath, JSON.stringify({ ...wrangler, main: ENTRY }));
+  // Local secrets come from the build's .dev.vars, which says development.
+  const devVars = join(out, '.dev.vars');
+  const vars = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+  writeFileSync(devVars, `${vars.replace(/^ENVIRONMENT\s*=.*$/m, '')}\nENVIRONMENT="production"\n`);
+  // What `vite preview` looks for under its working directory (see server.mjs).
+  mkdirSync(join(dir, '.wrangler/deploy'), { recursive: true });
+  writeFileSync(
+    join(dir, '.wrangler/deploy/config.json'),
+    JSON.stringify({ configPath: '../../dist/webinar_landing/wrangler.json', auxiliaryWorkers: [] }),
+  );
+  mkdirSync(join(dir, 'src/content'), { recursive: true });
+  cpSync(join(ROOT, 'src/content/webinar.json'), join(dir, 'src/content/webinar.json'));
+  return dir;
+}
+
+/**
+ * Starts the counting app on `port` with a fresh, migrated persist dir.
+ * @param {{ port: number }} options
+ */
+export async function startCountingServer({ port }) {
+  if (!existsSync(join(ROOT, 'dist/webinar_landing/wrangler.json')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  const persistDir = mkdtempSync(join(tmpdir(), 'bench-state-'));
+  const appDir = countingSnapshot();
+  const removeDirs = () => {
+    rmSync(appDir, { recursive: true, force: true });
+    rmSync(persistDir, { recursive: true, force: true });
+  };
+  let preview;
+  try {
+    await applyMigrations(persistDir);
+    preview = await startPreview({
+      cwd: appDir,
+      port,
+      configFile: join(ROOT, 'vite.config.ts'),
+      env: { WEBINAR_PERSIST_DIR: persistDir },
+      onExit: removeDirs,
+    });
+  } catch (error) {
+    removeDirs();
+    throw error;
+  }
+  const url = preview.url;
+  return {
+    url,
+    persistDir,
+    output: preview.output,
+    /** The tallies of counting-entry.mjs. */
+    calls: async () => (await fetch(`${url}/__bench/calls`)).json(),
+    resetCalls: async () => void (await fetch(`${url}/__bench/calls/reset`, { method: 'POST' })).json(),
+    /** Rows of a query against the server's D1 (works while it runs). */
+    query: (sql) => queryD1(persistDir, sql),
+    /** Stops vite and workerd (fails on personal data in their output), removes the dirs. */
+    stop: async () => {
+      try {
+        await preview.stop();
+      } finally {
+        preview.detach();
+        removeDirs();
+      }
+    },
+  };
+}

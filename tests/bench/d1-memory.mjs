@@ -1,0 +1,129 @@
+/**
+ * A D1 stand-in in memory for the CPU estimate of tests/bench/load.mjs, where the built
+ * worker runs in Node without workerd. Node 20 has no SQLite of its own (`node:sqlite`
+ * came with Node 22), so this is not a database: it knows the statements of the
+ * registration's batch (worker/store/lead-store.ts, registerLead) word for word and does
+ * what SQLite would do with them on a few Maps. Any other statement, or a changed one,
+ * throws, so the bench answers 503 and refuses the figure instead of timing the wrong path.
+ *
+ * It does the JavaScript work the real binding does in the worker's isolate: the batch is
+ * serialised to the JSON body D1 receives, and the answer parsed from JSON and turned from
+ * columns and rows into objects. The SQL itself runs on D1's side on Cloudflare (no CPU of
+ * the worker); here it costs a few Map operations.
+ */
+
+const squash = (sql) => sql.replace(/\s+/g, ' ').trim();
+
+/** registerLead's statements as it sends them, whitespace squashed; each with its effect. */
+const STATEMENTS = new Map(
+  [
+    [
+      `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
+         config_version, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, landing_path)
+       SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
+       WHERE NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?2)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      (db, p) => {
+        if (db.suppression.has(p[1]) || db.leads.has(p[0])) return [];
+        db.leads.set(p[0], { id: p[0], mailbox: p[1], email: p[2], first_name: p[3], status: 'pending' });
+        return [{ id: p[0] }];
+      },
+    ],
+    [
+      `INSERT INTO lead_events (lead_id, type, at)
+       SELECT ?1, 'registered', ?2 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
+         AND NOT EXISTS (SELECT 1 FROM lead_events WHERE lead_id = ?1 AND type = 'registered')`,
+      (db, p) => {
+        const key = `${p[0]}:registered`;
+        if (db.leads.has(p[0]) && !db.events.has(key)) db.events.set(key, p[1]);
+        return [];
+      },
+    ],
+    [
+      `INSERT OR IGNORE INTO consents (lead_id, kind, status, text_version, text, config_version, note,
+         given_at, given_ip, given_ua)
+       SELECT ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9
+       WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
+         AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?10)
+       RETURNING kind`,
+      (db, p) => {
+        const key = `${p[0]}:${p[1]}`; // the partial unique index: one active consent per kind
+        if (!db.leads.has(p[0]) || db.suppression.has(p[9]) || db.consents.has(key)) return [];
+        db.consents.set(key, { status: 'pending', given_at: p[6] });
+        return [{ kind: p[1] }];
+      },
+    ],
+    [
+      `SELECT l.status AS status,
+         (SELECT COUNT(*) FROM consents WHERE lead_id = l.id AND status = 'pending') AS pending,
+         (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'confirm') AS last_confirm,
+         (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'welcome') AS last_welcome
+       FROM leads l WHERE l.id = ?1`,
+      (db, p) => {
+        const lead = db.leads.get(p[0]);
+        if (!lead) return [];
+        let pending = 0;
+        for (const kind of ['privacy', 'giveaway', 'newsletter'])
+          if (db.consents.get(`${p[0]}:${kind}`)?.status === 'pending') pending += 1;
+        const last = (kind) => db.sends.get(`${p[0]}:${kind}`) ?? null;
+        return [
+          { status: lead.status, pending, last_confirm: last('confirm'), last_welcome: last('welcome') },
+        ];
+      },
+    ],
+  ].map(([sql, run]) => [squash(sql), run]),
+);
+
+/** Rows → D1's wire form (columns and rows), as the D1 service answers. */
+function wire(rows) {
+  const columns = rows.length ? Object.keys(rows[0]) : [];
+  return { columns, rows: rows.map((r) => columns.map((c) => r[c])) };
+}
+
+/** D1's wire form → row objects, as the binding hands them to the worker. */
+function objects({ columns, rows }) {
+  return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
+}
+
+/**
+ * A D1Database with `prepare(...).bind(...)` and `batch` for registerLead's statements.
+ * `data` is the state (leads, consents, events, suppression, sends) for the bench's checks.
+ */
+export function memoryD1() {
+  const data = {
+    leads: new Map(),
+    consents: new Map(),
+    events: new Map(),
+    suppression: new Map(),
+    sends: new Map(),
+  };
+  const statement = (sql, params = []) => ({
+    sql,
+    params,
+    bind: (...values) => statement(sql, values),
+    first: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
+    all: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
+    run: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
+    raw: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
+  });
+  return {
+    data,
+    prepare: (sql) => statement(sql),
+    async batch(statements) {
+      // What the binding sends and receives (see the header).
+      const body = JSON.parse(JSON.stringify(statements.map((s) => ({ sql: s.sql, params: s.params }))));
+      const answer = JSON.stringify(
+        body.map(({ sql, params }) => {
+          const run = STATEMENTS.get(squash(sql));
+          if (!run)
+            throw new Error(
+              `d1-memory: unknown statement (update tests/bench/d1-memory.mjs): ${squash(sql)}`,
+            );
+          return { results: wire(run(data, params)), success: true, meta: { changes: 0, duration: 0 } };
+        }),
+      );
+      return JSON.parse(answer).map((r) => ({ ...r, results: objects(r.results) }));
+    },
+  };
+}
