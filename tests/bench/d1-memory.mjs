@@ -91,6 +91,7 @@ function objects({ columns, rows }) {
  * `data` is the state (leads, consents, events, suppression, sends) for the bench's checks.
  */
 export function memoryD1() {
+  const known = new Map();
   const data = {
     leads: new Map(),
     consents: new Map(),
@@ -115,11 +116,12 @@ export function memoryD1() {
       const body = JSON.parse(JSON.stringify(statements.map((s) => ({ sql: s.sql, params: s.params }))));
       const answer = JSON.stringify(
         body.map(({ sql, params }) => {
-          const run = STATEMENTS.get(squash(sql));
+          const run = known.get(sql) ?? STATEMENTS.get(squash(sql));
           if (!run)
             throw new Error(
               `d1-memory: unknown statement (update tests/bench/d1-memory.mjs): ${squash(sql)}`,
             );
+          known.set(sql, run); // the bench's own lookup, kept out of the figure after the first call
           return { results: wire(run(data, params)), success: true, meta: { changes: 0, duration: 0 } };
         }),
       );
