@@ -8,7 +8,8 @@
  * Categories, per request or queue invocation:
  *   d1           D1 round trips: each `batch`, `exec`, and each `first/all/run/raw` of a
  *                statement outside a batch (statements inside a batch are `d1Statements`)
- *   queue        `send` and `sendBatch` calls (`queueMessages` counts the messages)
+ *   queue        `send` and `sendBatch` calls (`queueMessages` counts the messages, and
+ *                `to:<binding>` those sent to one queue)
  *   kvRead       KV `get`/`getWithMetadata`/`list` of anything but config
  *   configRead   KV reads of `config:*` keys: the live pointer and the immutable versions,
  *                which the app caches in the isolate (reported apart, as the issue asks)
@@ -120,18 +121,23 @@ function kv(real, counts) {
 const WRAP = {
   d1,
   kv,
-  queue: (real, counts) => ({
-    send(...args) {
+  queue: (real, counts, name) => {
+    const sent = (n) => {
       counts.queue += 1;
-      counts.queueMessages += 1;
-      return real.send(...args);
-    },
-    sendBatch(messages, ...rest) {
-      counts.queue += 1;
-      counts.queueMessages += messages.length;
-      return real.sendBatch(messages, ...rest);
-    },
-  }),
+      counts.queueMessages += n;
+      counts[`to:${name}`] = (counts[`to:${name}`] ?? 0) + n;
+    };
+    return {
+      send(...args) {
+        sent(1);
+        return real.send(...args);
+      },
+      sendBatch(messages, ...rest) {
+        sent(messages.length);
+        return real.sendBatch(messages, ...rest);
+      },
+    };
+  },
   limiter: (real, counts) => ({
     limit(...args) {
       counts.limiter += 1;
@@ -163,7 +169,7 @@ const WRAP = {
 export function countingEnv(env, kinds, counts) {
   const out = { ...env };
   for (const [name, kind] of Object.entries(kinds))
-    if (env[name] && WRAP[kind]) out[name] = WRAP[kind](env[name], counts);
+    if (env[name] && WRAP[kind]) out[name] = WRAP[kind](env[name], counts, name);
   return out;
 }
 

@@ -2,9 +2,11 @@
  * A D1 stand-in in memory for the CPU estimate of tests/bench/load.mjs, where the built
  * worker runs in Node without workerd. Node 20 has no SQLite of its own (`node:sqlite`
  * came with Node 22), so this is not a database: it knows the statements of the
- * registration's batch (worker/store/lead-store.ts, registerLead) word for word and does
- * what SQLite would do with them on a few Maps. Any other statement, or a changed one,
- * throws, so the bench answers 503 and refuses the figure instead of timing the wrong path.
+ * registration's batch (worker/store/lead-store.ts, registerLead; the challenge spend of
+ * worker/abuse/challenge.ts) and of the challenge route's attack-mode read word for word,
+ * and does what SQLite would do with them on a few Maps. Any other statement, or a changed
+ * one, throws, so the bench answers 503 and refuses the figure instead of timing the wrong
+ * path.
  *
  * It does the JavaScript work the real binding does in the worker's isolate: the batch is
  * serialised to the JSON body D1 receives, and the answer parsed from JSON and turned from
@@ -17,6 +19,29 @@ const squash = (sql) => sql.replace(/\s+/g, ' ').trim();
 /** registerLead's statements as it sends them, whitespace squashed; each with its effect. */
 const STATEMENTS = new Map(
   [
+    [
+      'INSERT INTO challenge_spent (signature, expires_at) VALUES (?1, ?2)',
+      (db, p) => {
+        // The primary key: a second use fails the whole batch, as in D1.
+        if (db.spent.has(p[0]))
+          throw new Error('D1_ERROR: UNIQUE constraint failed: challenge_spent.signature');
+        db.spent.set(p[0], p[1]);
+        return [];
+      },
+    ],
+    [
+      `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1, 'accepted', 1)
+       ON CONFLICT (minute, reason) DO UPDATE SET n = n + 1`,
+      (db, p) => {
+        const key = `${p[0]}|accepted`;
+        db.counts.set(key, (db.counts.get(key) ?? 0) + 1);
+        return [];
+      },
+    ],
+    [
+      'SELECT value FROM settings WHERE key = ?1',
+      (db, p) => (db.settings.has(p[0]) ? [{ value: db.settings.get(p[0]) }] : []),
+    ],
     [
       `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
          config_version, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, landing_path)
@@ -87,8 +112,9 @@ function objects({ columns, rows }) {
 }
 
 /**
- * A D1Database with `prepare(...).bind(...)` and `batch` for registerLead's statements.
- * `data` is the state (leads, consents, events, suppression, sends) for the bench's checks.
+ * A D1Database (`prepare(...).bind(...)`, `batch`, `first/all/run/raw`) for the statements
+ * above. `data` is the state (leads, consents, events, suppression, sends, spent challenge
+ * solutions, counts, settings) for the bench's checks.
  */
 export function memoryD1() {
   const known = new Map();
@@ -98,34 +124,44 @@ export function memoryD1() {
     events: new Map(),
     suppression: new Map(),
     sends: new Map(),
+    spent: new Map(),
+    counts: new Map(),
+    settings: new Map(),
   };
-  const statement = (sql, params = []) => ({
-    sql,
-    params,
-    bind: (...values) => statement(sql, values),
-    first: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
-    all: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
-    run: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
-    raw: () => Promise.reject(new Error('d1-memory: only batch() is supported')),
-  });
+  /** What the service answers for a list of statements (see the header). */
+  const execute = (statements) => {
+    const body = JSON.parse(JSON.stringify(statements.map((s) => ({ sql: s.sql, params: s.params }))));
+    const answer = JSON.stringify(
+      body.map(({ sql, params }) => {
+        const run = known.get(sql) ?? STATEMENTS.get(squash(sql));
+        if (!run)
+          throw new Error(`d1-memory: unknown statement (update tests/bench/d1-memory.mjs): ${squash(sql)}`);
+        known.set(sql, run); // the bench's own lookup, kept out of the figure after the first call
+        return { results: wire(run(data, params)), success: true, meta: { changes: 0, duration: 0 } };
+      }),
+    );
+    return JSON.parse(answer).map((r) => ({ ...r, results: objects(r.results) }));
+  };
+  const statement = (sql, params = []) => {
+    const self = {
+      sql,
+      params,
+      bind: (...values) => statement(sql, values),
+      first: async (column) => {
+        const row = execute([self])[0].results[0] ?? null;
+        return column && row ? row[column] : row;
+      },
+      all: async () => execute([self])[0],
+      run: async () => execute([self])[0],
+      raw: async () => execute([self])[0].results.map((r) => Object.values(r)),
+    };
+    return self;
+  };
   return {
     data,
     prepare: (sql) => statement(sql),
     async batch(statements) {
-      // What the binding sends and receives (see the header).
-      const body = JSON.parse(JSON.stringify(statements.map((s) => ({ sql: s.sql, params: s.params }))));
-      const answer = JSON.stringify(
-        body.map(({ sql, params }) => {
-          const run = known.get(sql) ?? STATEMENTS.get(squash(sql));
-          if (!run)
-            throw new Error(
-              `d1-memory: unknown statement (update tests/bench/d1-memory.mjs): ${squash(sql)}`,
-            );
-          known.set(sql, run); // the bench's own lookup, kept out of the figure after the first call
-          return { results: wire(run(data, params)), success: true, meta: { changes: 0, duration: 0 } };
-        }),
-      );
-      return JSON.parse(answer).map((r) => ({ ...r, results: objects(r.results) }));
+      return execute(statements);
     },
   };
 }

@@ -29,7 +29,8 @@
  */
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { startCountingServer } from './counting-server.mjs';
+import { fetchSolutions } from './altcha.mjs';
+import { BENCH_VARS, startCountingServer } from './counting-server.mjs';
 import { fmt, percentile } from './stats.mjs';
 import { subrequestRows } from './subrequests.mjs';
 import { QUIET_ENV } from '../helpers/server.mjs';
@@ -77,8 +78,14 @@ function plan(regs) {
 }
 
 /** POSTs one registration; resolves with the status (0 when the connection failed). */
-function post(agent, port, email, ip, tag) {
-  const body = JSON.stringify({ email, firstName: 'Launch', privacy: true, newsletter: ip.endsWith('7') });
+function post(agent, port, email, ip, tag, altcha) {
+  const body = JSON.stringify({
+    email,
+    firstName: 'Launch',
+    privacy: true,
+    newsletter: ip.endsWith('7'),
+    altcha,
+  });
   return new Promise((resolve) => {
     const req = http.request(
       {
@@ -107,8 +114,11 @@ function post(agent, port, email, ip, tag) {
   });
 }
 
-/** Sends the plan on schedule; returns what was sent and answered. */
-async function rehearse(port, log) {
+// A different address per post: 10.a.b.c with c in 1…254.
+const ipOf = (n) => `10.${Math.floor(n / 65_024) & 255}.${Math.floor(n / 254) & 255}.${(n % 254) + 1}`;
+
+/** Sends the plan on schedule with the solutions made before; returns what was sent and answered. */
+async function rehearse(port, solutions, log) {
   const { slots, random, repeats, doubles, distinct } = plan(REGS);
   log(
     `  ${REGS} posts over ${SECONDS} s: ${distinct} addresses, ${REGS - repeats - 2 * doubles} posted once, ` +
@@ -122,14 +132,12 @@ async function rehearse(port, log) {
   let seq = 0;
   let inFlight = 0;
   let peakInFlight = 0;
-  // A different address per post: 10.a.b.c with c in 1…254.
-  const ipOf = (n) => `10.${Math.floor(n / 65_024) & 255}.${Math.floor(n / 254) & 255}.${(n % 254) + 1}`;
   const send = (email, tag) => {
     seq += 1;
     inFlight += 1;
     peakInFlight = Math.max(peakInFlight, inFlight);
     const started = performance.now();
-    return post(agent, port, email, ipOf(seq), tag).then((status) => {
+    return post(agent, port, email, ipOf(seq), tag, solutions.pop()).then((status) => {
       inFlight -= 1;
       latency.push(performance.now() - started);
       statuses[status] = (statuses[status] ?? 0) + 1;
@@ -205,8 +213,16 @@ export async function run({ log = console.log } = {}) {
   try {
     // Warm the isolate (first render, config, key import) outside the window.
     await fetch(`${app.url}/`).then((r) => r.arrayBuffer());
+    log(`  bench settings: ${JSON.stringify(BENCH_VARS)} (counting-server.mjs)`);
+    // Every post spends its own proof-of-work solution: all are made before the window.
+    const prepared = Date.now();
+    const solutions = await fetchSolutions(app.url, REGS, {
+      ipOf: (k) => ipOf(1_000_000 + k),
+      concurrency: 32,
+    });
+    log(`  ${solutions.length} challenges fetched and solved in ${fmt((Date.now() - prepared) / 1000)} s`);
     await app.resetCalls();
-    sent = await rehearse(PORT, log);
+    sent = await rehearse(PORT, solutions, log);
     log(
       `  sent in ${fmt(sent.sentIn, 1)} s (at most ${fmt(sent.lateMax)} ms behind schedule, ${sent.peakInFlight} posts ` +
         `in flight at most), all answered after ${fmt(sent.answeredIn, 1)} s; statuses ${JSON.stringify(sent.statuses)}; ` +

@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { fetchSolutions } from './altcha.mjs';
 import { startCountingServer } from './counting-server.mjs';
 import { cpuPerRegistration } from './cpu.mjs';
 import { faultLabel, runReportTests } from './report-tests.mjs';
@@ -101,9 +102,10 @@ function nextIp() {
 /**
  * One autocannon run of POST `path`, for SECONDS or for `amount` requests. Each request
  * gets a fresh address; `track.ok` collects the addresses answered 200/201. Since no
- * address repeats, the leads stored must be exactly `track.ok`.
+ * address repeats, the leads stored must be exactly `track.ok`. Posts to the app take
+ * their proof-of-work solution from `solutions` (see `solved`).
  */
-async function registerRun(url, connections, tag, track, path = '/api/register', amount) {
+async function registerRun(url, connections, tag, track, path = '/api/register', amount, solutions) {
   let seq = 0;
   const result = await autocannon({
     url,
@@ -132,6 +134,8 @@ async function registerRun(url, connections, tag, track, path = '/api/register',
               firstName: 'Last',
               privacy: true,
               newsletter: seq % 2 === 0,
+              // The app's posts each spend a solution; the baseline's carry one of the same size.
+              altcha: solutions ? solutions.pop() : DUMMY_ALTCHA,
             }),
           };
         },
@@ -144,13 +148,21 @@ async function registerRun(url, connections, tag, track, path = '/api/register',
   return summarise(result);
 }
 
+/** About the length of a real solution, for the baseline's bodies. */
+const DUMMY_ALTCHA = Buffer.from(JSON.stringify({ pad: 'x'.repeat(240) })).toString('base64');
+
+/** Solutions for the next `amount` posts at `connections` (autocannon builds a few more). */
+const solved = (url, amount, connections) =>
+  fetchSolutions(url, Math.max(amount, connections * 4) + connections + 10, { ipOf: nextIp });
+
 /** `n` repeats of stored addresses, then `pairs` double submits of new ones, 10 at a time. */
 async function repeatsAndDoubles(url, stored, n, pairs, track) {
+  const solutions = await fetchSolutions(url, n + 2 * pairs, { ipOf: nextIp });
   const post = (email, tag) =>
     fetch(`${url}/api/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'cf-connecting-ip': nextIp(), 'x-bench-tag': tag },
-      body: JSON.stringify({ email, firstName: 'Last', privacy: true }),
+      body: JSON.stringify({ email, firstName: 'Last', privacy: true, altcha: solutions.pop() }),
     }).then(async (res) => {
       await res.arrayBuffer();
       if (res.status === 200) track.ok.add(email);
@@ -241,7 +253,15 @@ export async function run({ log = console.log } = {}) {
     floorSql = await (await fetch(`${baseline.url}/api/register-io/sql`)).json();
     // Warm both: first render, config read, HMAC key import, JIT.
     await registerRun(baseline.url, 10, 'warm', null).catch(() => undefined);
-    const warm = await registerRun(app.url, 10, 'warm', track, '/api/register', 200);
+    const warm = await registerRun(
+      app.url,
+      10,
+      'warm',
+      track,
+      '/api/register',
+      200,
+      await solved(app.url, 200, 10),
+    );
     // The app's runs are sized to last about SECONDS at the warm-up rate.
     const amount = Math.round(warm.rps * SECONDS);
     // Rounds of runs per concurrency: the bare baseline, the app, and two I/O floors (the
@@ -251,8 +271,17 @@ export async function run({ log = console.log } = {}) {
     for (const c of CONCURRENCY) {
       const rounds = [];
       for (let round = 0; round < ROUNDS; round++) {
+        const solutions = await solved(app.url, amount, c);
         const base = await registerRun(baseline.url, c, `b${c}r${round}`, null);
-        const ours = await registerRun(app.url, c, `c${c}r${round}`, track, '/api/register', amount);
+        const ours = await registerRun(
+          app.url,
+          c,
+          `c${c}r${round}`,
+          track,
+          '/api/register',
+          amount,
+          solutions,
+        );
         const floor = await registerRun(
           baseline.url,
           c,
@@ -317,7 +346,7 @@ export async function run({ log = console.log } = {}) {
   }
 
   log('\nSubrequests per registration, counted at the app bindings in workerd:');
-  const sub = subrequestRows(calls, ['new', 'repeat', 'double'], log);
+  const sub = subrequestRows(calls, ['new', 'repeat', 'double'], log, ['challenge']);
   const appSql = calls.tallies.new?.shapes.find((s) => s.sql.length === floorSql.length)?.sql;
   const sameSql = JSON.stringify(appSql) === JSON.stringify(floorSql);
   log(

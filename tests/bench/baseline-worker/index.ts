@@ -24,8 +24,8 @@ interface Bindings {
 
 const PAGE = `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Baseline</title></head><body>${'<p>Finanzielle Selbstverteidigung: So retten Sie Ihr Vermögen.</p>'.repeat(600)}</body></html>`;
 
-// The statements of registerLead's batch, word for word (the bench compares them with the
-// ones it counts at the app's D1 binding).
+// The statements of registerLead's batch with the challenge spend first, word for word (the
+// bench compares them with the ones it counts at the app's D1 binding).
 const INSERT_LEAD = `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
   config_version, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, landing_path)
   SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
@@ -41,6 +41,9 @@ const INSERT_CONSENT = `INSERT OR IGNORE INTO consents (lead_id, kind, status, t
   WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
   AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?10)
   RETURNING kind`;
+const SPEND = 'INSERT INTO challenge_spent (signature, expires_at) VALUES (?1, ?2)';
+const COUNT_ACCEPTED = `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1, 'accepted', 1)
+  ON CONFLICT (minute, reason) DO UPDATE SET n = n + 1`;
 const SELECT_STATE = `SELECT l.status AS status,
   (SELECT COUNT(*) FROM consents WHERE lead_id = l.id AND status = 'pending') AS pending,
   (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'confirm') AS last_confirm,
@@ -57,6 +60,7 @@ function registrationBatch(db: D1Database, email: string, newsletter: boolean, i
   const now = Date.now();
   const kinds = newsletter ? ['privacy', 'newsletter'] : ['privacy'];
   return [
+    db.prepare(SPEND).bind(`sig:${email}`, now + 600_000),
     db
       .prepare(INSERT_LEAD)
       .bind(id, id, email, 'Last', 'before', now, null, null, null, null, null, null, null, '/'),
@@ -64,6 +68,7 @@ function registrationBatch(db: D1Database, email: string, newsletter: boolean, i
     ...kinds.map((kind) =>
       db.prepare(INSERT_CONSENT).bind(id, kind, 'v1', TEXT, null, null, now, ip, 'autocannon', id),
     ),
+    db.prepare(COUNT_ACCEPTED).bind(now - (now % 60_000)),
     db.prepare(SELECT_STATE).bind(id),
   ];
 }
@@ -88,8 +93,8 @@ const app = new Hono<{ Bindings: Bindings }>()
   })
   .get('/api/register-io/sql', (c) =>
     c.json(
-      [INSERT_LEAD, INSERT_EVENT, INSERT_CONSENT, INSERT_CONSENT, SELECT_STATE].map((s) =>
-        s.replace(/\s+/g, ' ').trim(),
+      [SPEND, INSERT_LEAD, INSERT_EVENT, INSERT_CONSENT, INSERT_CONSENT, COUNT_ACCEPTED, SELECT_STATE].map(
+        (s) => s.replace(/\s+/g, ' ').trim(),
       ),
     ),
   )
