@@ -13,7 +13,11 @@ import { createHash } from 'node:crypto';
 /** The `altcha` field for a challenge `{ algorithm, challenge, maxnumber, salt, signature }`. */
 export function solve(c) {
   for (let number = 0; number <= c.maxnumber; number++)
-    if (createHash('sha256').update(c.salt + number).digest('hex') === c.challenge)
+    if (
+      createHash('sha256')
+        .update(c.salt + number)
+        .digest('hex') === c.challenge
+    )
       return Buffer.from(
         JSON.stringify({
           algorithm: c.algorithm,
