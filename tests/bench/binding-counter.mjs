@@ -17,6 +17,7 @@
  *   limiter      rate-limit `limit` calls (reported apart)
  *   email        send_email `send`
  *   fetcher      `fetch`/`connect` on a service or assets binding
+ *   failed       calls of any of these whose promise rejected
  */
 
 /** Subrequest categories: every binding call except the limiter and cached config reads. */
@@ -35,6 +36,8 @@ export function newCounts({ keepSql = false } = {}) {
     limiter: 0,
     email: 0,
     fetcher: 0,
+    /** Binding calls of any kind whose promise rejected (a failed queue send, a D1 error). */
+    failed: 0,
     /** Recipients of `email` sends (counted, never reported as such). */
     recipients: [],
     batches: keepSql ? [] : null,
@@ -56,13 +59,23 @@ export function bindingKinds(wrangler) {
 
 const squash = (sql) => sql.replace(/\s+/g, ' ').trim();
 
+/** The call's result, with a rejection counted in `counts.failed` (and passed on). */
+function watched(counts, result) {
+  if (result && typeof result.then === 'function')
+    return result.then(undefined, (error) => {
+      counts.failed += 1;
+      throw error;
+    });
+  return result;
+}
+
 function d1(real, counts) {
   const inner = new WeakMap();
   const statement = (stmt, sql) => {
     const round = (method) =>
       function (...args) {
         counts.d1 += 1;
-        return stmt[method](...args);
+        return watched(counts, stmt[method](...args));
       };
     const wrapped = {
       bind: (...args) => statement(stmt.bind(...args), sql),
@@ -80,11 +93,11 @@ function d1(real, counts) {
       counts.d1 += 1;
       counts.d1Statements += statements.length;
       counts.batches?.push(statements.map((s) => squash(inner.get(s)?.sql ?? '?')));
-      return real.batch(statements.map((s) => inner.get(s)?.stmt ?? s));
+      return watched(counts, real.batch(statements.map((s) => inner.get(s)?.stmt ?? s)));
     },
     exec(query) {
       counts.d1 += 1;
-      return real.exec(query);
+      return watched(counts, real.exec(query));
     },
     withSession: (...args) => d1(real.withSession(...args), counts),
   };
@@ -98,22 +111,22 @@ function kv(real, counts) {
       const keys = Array.isArray(key) ? key : [key];
       if (keys.every((k) => typeof k === 'string' && k.startsWith('config:'))) counts.configRead += 1;
       else counts.kvRead += 1;
-      return real[method](key, ...rest);
+      return watched(counts, real[method](key, ...rest));
     };
   return {
     get: read('get'),
     getWithMetadata: read('getWithMetadata'),
     list(options) {
       counts.kvRead += 1;
-      return real.list(options);
+      return watched(counts, real.list(options));
     },
     put(...args) {
       counts.kvWrite += 1;
-      return real.put(...args);
+      return watched(counts, real.put(...args));
     },
     delete(...args) {
       counts.kvWrite += 1;
-      return real.delete(...args);
+      return watched(counts, real.delete(...args));
     },
   };
 }
@@ -130,18 +143,18 @@ const WRAP = {
     return {
       send(...args) {
         sent(1);
-        return real.send(...args);
+        return watched(counts, real.send(...args));
       },
       sendBatch(messages, ...rest) {
         sent(messages.length);
-        return real.sendBatch(messages, ...rest);
+        return watched(counts, real.sendBatch(messages, ...rest));
       },
     };
   },
   limiter: (real, counts) => ({
     limit(...args) {
       counts.limiter += 1;
-      return real.limit(...args);
+      return watched(counts, real.limit(...args));
     },
   }),
   email: (real, counts) => ({
@@ -150,13 +163,13 @@ const WRAP = {
       // The To of a Cloudflare EmailMessage or of the MessageBuilder form.
       const to = message?.to;
       if (to !== undefined) counts.recipients.push(typeof to === 'string' ? to : JSON.stringify(to));
-      return real.send(message);
+      return watched(counts, real.send(message));
     },
   }),
   fetcher: (real, counts) => ({
     fetch(...args) {
       counts.fetcher += 1;
-      return real.fetch(...args);
+      return watched(counts, real.fetch(...args));
     },
     connect(...args) {
       counts.fetcher += 1;

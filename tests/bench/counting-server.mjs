@@ -67,6 +67,17 @@ function countingSnapshot(vars) {
   return dir;
 }
 
+/** Counts of the worker's warn and error log lines by event, e.g. `error mail.enqueue_failed`. */
+export function loggedEvents(output) {
+  const counts = {};
+  for (const m of output.matchAll(/^\{"level":"(warn|error)","event":"([^"]+)"/gm))
+    counts[`${m[1]} ${m[2]}`] = (counts[`${m[1]} ${m[2]}`] ?? 0) + 1;
+  // Miniflare's and workerd's own complaints (hanging promises, overloaded objects).
+  for (const m of output.matchAll(/(overloaded|hanging Promise|Network connection lost|exceeded)/gi))
+    counts[`runtime ${m[1]}`] = (counts[`runtime ${m[1]}`] ?? 0) + 1;
+  return counts;
+}
+
 /**
  * Starts the counting app on `port` with a fresh, migrated persist dir; `vars` override
  * the build's vars and .dev.vars (after BENCH_VARS).
@@ -101,8 +112,22 @@ export async function startCountingServer({ port, vars = {} }) {
     persistDir,
     output: preview.output,
     /** The tallies of counting-entry.mjs. */
-    calls: async () => (await fetch(`${url}/__bench/calls`)).json(),
+    calls: async () => {
+      const res = await fetch(`${url}/__bench/calls`);
+      const text = await res.text();
+      if (res.ok) return JSON.parse(text);
+      const errors = preview
+        .output()
+        .split('\n')
+        .filter((l) => /error|crash|abort/i.test(l));
+      throw new Error(
+        `the counting server answered ${res.status} (${text.slice(0, 120)}…); its last errors:\n` +
+          errors.slice(-10).join('\n'),
+      );
+    },
     resetCalls: async () => void (await fetch(`${url}/__bench/calls/reset`, { method: 'POST' })).json(),
+    /** Warnings and errors the worker logged so far, counted by event (`level`/`event` JSON lines). */
+    events: () => loggedEvents(preview.output()),
     /** Rows of a query against the server's D1 (works while it runs). */
     query: (sql) => queryD1(persistDir, sql),
     /** Stops vite and workerd (fails on personal data in their output), removes the dirs. */
