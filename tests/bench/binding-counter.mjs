@@ -38,6 +38,8 @@ export function newCounts({ keepSql = false } = {}) {
     fetcher: 0,
     /** Binding calls of any kind whose promise rejected (a failed queue send, a D1 error). */
     failed: 0,
+    /** The first messages of those rejections (runtime errors, no request data). */
+    errors: [],
     /** Recipients of `email` sends (counted, never reported as such). */
     recipients: [],
     batches: keepSql ? [] : null,
@@ -59,13 +61,20 @@ export function bindingKinds(wrangler) {
 
 const squash = (sql) => sql.replace(/\s+/g, ' ').trim();
 
-/** The call's result, with a rejection counted in `counts.failed` (and passed on). */
+/**
+ * The call's result, with a rejection counted in `counts.failed` (and passed on). Both
+ * callbacks are functions: an RPC binding's promise (send_email) refuses `then(undefined, …)`.
+ */
 function watched(counts, result) {
   if (result && typeof result.then === 'function')
-    return result.then(undefined, (error) => {
-      counts.failed += 1;
-      throw error;
-    });
+    return result.then(
+      (value) => value,
+      (error) => {
+        counts.failed += 1;
+        if (counts.errors.length < 3) counts.errors.push(String(error?.message ?? error).slice(0, 160));
+        throw error;
+      },
+    );
   return result;
 }
 

@@ -17,6 +17,21 @@ import kinds from './bench-bindings.mjs';
 const MAX_SHAPES = 8;
 let tallies = new Map();
 let sendsTo = new Map();
+/** The worker's warn and error lines by event and reason, live (the server's log is the bench's). */
+let logged = {};
+for (const level of ['warn', 'error']) {
+  const write = console[level].bind(console);
+  console[level] = (...args) => {
+    try {
+      const line = JSON.parse(String(args[0]));
+      const key = `${level} ${line.event}${line.reason || line.message ? `: ${String(line.reason ?? line.message).slice(0, 120)}` : ''}`;
+      if (key in logged || Object.keys(logged).length < 20) logged[key] = (logged[key] ?? 0) + 1;
+    } catch {
+      // not one of the worker's JSON lines
+    }
+    write(...args);
+  };
+}
 
 function tallyOf(key) {
   let t = tallies.get(key);
@@ -31,6 +46,8 @@ function tallyOf(key) {
         status: {},
         shapes: new Map(),
         messages: { in: 0, ack: 0, retry: 0, implicitAck: 0 },
+        /** Distinct error messages (failed binding calls, a handler that threw), a few. */
+        errors: {},
       }),
     );
   return t;
@@ -53,7 +70,13 @@ function add(key, counts, status) {
       t.shapes.set(shape, (t.shapes.get(shape) ?? 0) + 1);
   }
   for (const to of counts.recipients) sendsTo.set(to, (sendsTo.get(to) ?? 0) + 1);
+  for (const e of counts.errors) noteError(t, e);
   return t;
+}
+
+function noteError(t, message) {
+  if (message in t.errors || Object.keys(t.errors).length < 5)
+    t.errors[message] = (t.errors[message] ?? 0) + 1;
 }
 
 function report() {
@@ -63,7 +86,11 @@ function report() {
   let twice = 0;
   for (const n of sendsTo.values()) if (n > 1) twice += 1;
   const sends = [...sendsTo.values()].reduce((a, b) => a + b, 0);
-  return { tallies: out, mail: { sends, recipients: sendsTo.size, recipientsWithMoreThanOne: twice } };
+  return {
+    tallies: out,
+    mail: { sends, recipients: sendsTo.size, recipientsWithMoreThanOne: twice },
+    logged,
+  };
 }
 
 /** A ctx whose waitUntil promises are collected, and `settle` to tally the calls once they ended. */
@@ -91,6 +118,7 @@ export default {
     if (pathname === '/__bench/calls/reset' && request.method === 'POST') {
       tallies = new Map();
       sendsTo = new Map();
+      logged = {};
       return Response.json({ ok: true });
     }
     const key = request.headers.get('x-bench-tag') ?? 'other';
@@ -131,11 +159,16 @@ export default {
     // A handler that throws has every message not yet ended retried; one that returns,
     // acknowledged.
     let unended = 'retry';
+    let thrown;
     try {
       await app.queue(wrapped, countingEnv(env, kinds, counts), inner);
       unended = 'implicitAck';
+    } catch (error) {
+      thrown = `handler threw: ${String(error?.message ?? error).slice(0, 160)}`;
+      throw error;
     } finally {
       const t = await settle();
+      if (thrown) noteError(t, thrown);
       t.messages.in += messages.length;
       for (const m of messages) t.messages[ended.get(m.id) ?? unended] += 1;
     }

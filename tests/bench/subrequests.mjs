@@ -45,6 +45,7 @@ export function subrequestRows(calls, tags, log, figureTags = []) {
         `KV ${fmt(per('kvRead') + per('kvWrite'), 2)}; apart: limiter ${fmt(per('limiter'), 2)}, config reads ` +
         `${fmt(per('configRead') * 1000, 1)} per 1000`,
     );
+    if (t.sum.failed) log(`            failed binding calls: ${t.sum.failed} ${JSON.stringify(t.errors)}`);
     rows.push({
       metric: `subrequests per ${judged ? 'registration' : 'request'} (${tag}), mean / max`,
       value: `${fmt(mean, 2)} / ${worst} (D1 ${fmt(per('d1'), 2)}, queue ${fmt(per('queue'), 2)})`,
@@ -63,6 +64,7 @@ export function subrequestRows(calls, tags, log, figureTags = []) {
         `${q.messages.retry} retried); per message D1 ${fmt(per('d1'), 2)}, email ${fmt(per('email'), 2)}, ` +
         `config reads ${fmt(per('configRead'), 3)}, queue ${fmt(per('queue'), 2)}`,
     );
+    if (Object.keys(q.errors ?? {}).length) log(`    its errors: ${JSON.stringify(q.errors)}`);
   }
   return { rows };
 }
