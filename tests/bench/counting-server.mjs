@@ -74,7 +74,7 @@ export function loggedEvents(output) {
     counts[`${m[1]} ${m[2]}`] = (counts[`${m[1]} ${m[2]}`] ?? 0) + 1;
   // Miniflare's and workerd's own complaints (hanging promises, overloaded objects).
   for (const m of output.matchAll(/(overloaded|hanging Promise|Network connection lost|exceeded)/gi))
-    counts[`runtime ${m[1]}`] = (counts[`runtime ${m[1]}`] ?? 0) + 1;
+    counts[`runtime ${m[1].toLowerCase()}`] = (counts[`runtime ${m[1].toLowerCase()}`] ?? 0) + 1;
   return counts;
 }
 
