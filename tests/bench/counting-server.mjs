@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindingKinds } from './binding-counter.mjs';
-import { applyMigrations, queryD1 } from '../helpers/d1.mjs';
+import { applyMigrations } from '../../scripts/d1-local.mjs';
+import { queryD1 } from '../helpers/d1.mjs';
 import { ROOT, startPreview } from '../helpers/server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -94,7 +95,7 @@ export async function startCountingServer({ port, vars = {} }) {
   };
   let preview;
   try {
-    await applyMigrations(persistDir);
+    applyMigrations({ persistTo: persistDir, quiet: true });
     preview = await startPreview({
       cwd: appDir,
       port,

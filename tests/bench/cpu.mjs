@@ -148,7 +148,7 @@ async function pass(instance, { runs, repeats: withRepeats, counted: nCounted })
     await Promise.allSettled(waits.splice(0));
     challengeCpu.push(threadCpuMs() - c);
     if (res.status !== 200) throw new Error(`challenge answered ${res.status}`);
-    return solve(json);
+    return await solve(json);
   };
   const register = async (req, withEnv = env) => {
     const res = await worker.fetch(req, withEnv, ctx);

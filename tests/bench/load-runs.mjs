@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { fetchSolutions } from './altcha.mjs';
 import { median } from './stats.mjs';
-import { applyMigrations } from '../helpers/d1.mjs';
+import { wranglerD1 } from '../../scripts/d1-local.mjs';
 import { QUIET_ENV, startPreview } from '../helpers/server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -32,7 +32,13 @@ export async function startBaseline(port) {
   if (build.status !== 0) throw new Error(`baseline build failed:\n${build.stdout}${build.stderr}`);
   const persistDir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
   const removeDir = () => rmSync(persistDir, { recursive: true, force: true });
-  const preview = await applyMigrations(persistDir, { config: join(BASELINE_DIR, 'wrangler.toml') })
+  const migrate = async () =>
+    wranglerD1(['migrations', 'apply', 'DB'], {
+      persistTo: persistDir,
+      config: join(BASELINE_DIR, 'wrangler.toml'),
+      quiet: true,
+    });
+  const preview = await migrate()
     .then(() =>
       startPreview({ cwd: BASELINE_DIR, port, env: { WEBINAR_PERSIST_DIR: persistDir }, onExit: removeDir }),
     )

@@ -15,6 +15,9 @@
  *   GET  /                      a constant HTML string about the size of the real page
  */
 import { Hono } from 'hono';
+// The webhook event's statement is generated from its payload; the app's own builder
+// gives its text (SQL only, none of the registration's code).
+import { eventStatements } from '../../../worker/webhooks/outbox';
 
 interface Bindings {
   DB: D1Database;
@@ -29,7 +32,7 @@ const PAGE = `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>
 const INSERT_LEAD = `INSERT INTO leads (id, mailbox, email, first_name, status, phase, created_at, updated_at,
   config_version, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, landing_path)
   SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
-  WHERE NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?2)
+  WHERE NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox IN (?2, ?15))
   ON CONFLICT (id) DO NOTHING
   RETURNING id`;
 const INSERT_EVENT = `INSERT INTO lead_events (lead_id, type, at)
@@ -39,7 +42,7 @@ const INSERT_CONSENT = `INSERT OR IGNORE INTO consents (lead_id, kind, status, t
   given_at, given_ip, given_ua)
   SELECT ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9
   WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
-  AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox = ?10)
+  AND NOT EXISTS (SELECT 1 FROM suppression WHERE mailbox IN (?10, ?11))
   RETURNING kind`;
 const SPEND = 'INSERT INTO challenge_spent (signature, expires_at) VALUES (?1, ?2)';
 const COUNT_ACCEPTED = `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1, 'accepted', 1)
@@ -63,12 +66,13 @@ function registrationBatch(db: D1Database, email: string, newsletter: boolean, i
     db.prepare(SPEND).bind(`sig:${email}`, now + 600_000),
     db
       .prepare(INSERT_LEAD)
-      .bind(id, id, email, 'Last', 'before', now, null, null, null, null, null, null, null, '/'),
+      .bind(id, id, email, 'Last', 'before', now, null, null, null, null, null, null, null, '/', `l:${id}`),
     db.prepare(INSERT_EVENT).bind(id, now),
     ...kinds.map((kind) =>
-      db.prepare(INSERT_CONSENT).bind(id, kind, 'v1', TEXT, null, null, now, ip, 'autocannon', id),
+      db.prepare(INSERT_CONSENT).bind(id, kind, 'v1', TEXT, null, null, now, ip, 'autocannon', id, `l:${id}`),
     ),
     db.prepare(COUNT_ACCEPTED).bind(now - (now % 60_000)),
+    ...eventStatements(db, 'lead.registered', id, now),
     db.prepare(SELECT_STATE).bind(id),
   ];
 }
@@ -91,13 +95,13 @@ const app = new Hono<{ Bindings: Bindings }>()
     if (steps.has('log')) console.info(JSON.stringify({ level: 'info', event: 'bench.stored' }));
     return c.json({ ok: true }, 201);
   })
-  .get('/api/register-io/sql', (c) =>
-    c.json(
-      [SPEND, INSERT_LEAD, INSERT_EVENT, INSERT_CONSENT, INSERT_CONSENT, COUNT_ACCEPTED, SELECT_STATE].map(
-        (s) => s.replace(/\s+/g, ' ').trim(),
-      ),
-    ),
-  )
+  .get('/api/register-io/sql', (c) => {
+    // The batch of a registration with the newsletter, built on a stand-in that keeps each
+    // statement's text.
+    const texts = { prepare: (sql: string) => ({ bind: () => sql }) } as unknown as D1Database;
+    const sql = registrationBatch(texts, 'x@beispiel.de', true, 'x') as unknown as string[];
+    return c.json(sql.map((s) => s.replace(/\s+/g, ' ').trim()));
+  })
   .get('/', (c) => c.html(PAGE));
 
 export default app;
