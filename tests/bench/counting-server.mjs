@@ -68,6 +68,22 @@ function countingSnapshot(vars) {
   return dir;
 }
 
+/**
+ * `read()` again while the running server's SQLite file is locked by a write (the mail
+ * consumer still at work answers SQLITE_BUSY to wrangler's reader), up to 20 times.
+ */
+async function busyRetried(read) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= 20 || !/SQLITE_BUSY|database is locked/.test(`${error.stderr ?? ''}${error.message}`))
+        throw error;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 /** Counts of the worker's warn and error log lines by event, e.g. `error mail.enqueue_failed`. */
 export function loggedEvents(output) {
   const counts = {};
@@ -129,8 +145,8 @@ export async function startCountingServer({ port, vars = {} }) {
     resetCalls: async () => void (await fetch(`${url}/__bench/calls/reset`, { method: 'POST' })).json(),
     /** Warnings and errors the worker logged so far, counted by event (`level`/`event` JSON lines). */
     events: () => loggedEvents(preview.output()),
-    /** Rows of a query against the server's D1 (works while it runs). */
-    query: (sql) => queryD1(persistDir, sql),
+    /** Rows of a query against the server's D1, read while it runs (see `busyRetried`). */
+    query: (sql) => busyRetried(() => queryD1(persistDir, sql)),
     /** Stops vite and workerd (fails on personal data in their output), removes the dirs. */
     stop: async () => {
       try {
