@@ -36,7 +36,7 @@ export const BENCH_VARS = {
 };
 
 /** A copy of dist/ whose worker entry is the counting entry; returns the dir to preview in. */
-function countingSnapshot(vars) {
+function countingSnapshot(vars, consumers) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-app-'));
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   const out = join(dir, 'dist/webinar_landing');
@@ -48,7 +48,9 @@ function countingSnapshot(vars) {
     join(out, 'bench-bindings.mjs'),
     `export default ${JSON.stringify(bindingKinds(wrangler))};\n`,
   );
-  writeFileSync(wranglerPath, JSON.stringify({ ...wrangler, main: ENTRY }));
+  // Without consumers the queues only fill: for figures of the request path alone.
+  const queues = consumers ? wrangler.queues : { ...wrangler.queues, consumers: [] };
+  writeFileSync(wranglerPath, JSON.stringify({ ...wrangler, main: ENTRY, queues }));
   // Local secrets and vars come from the build's .dev.vars (which says development and
   // wins over [vars]): the overrides go there.
   const devVars = join(out, '.dev.vars');
@@ -97,14 +99,15 @@ export function loggedEvents(output) {
 
 /**
  * Starts the counting app on `port` with a fresh, migrated persist dir; `vars` override
- * the build's vars and .dev.vars (after BENCH_VARS).
- * @param {{ port: number, vars?: Record<string, string> }} options
+ * the build's vars and .dev.vars (after BENCH_VARS); `consumers: false` leaves the queues
+ * without their consumers (the mail and webhook work then never runs).
+ * @param {{ port: number, vars?: Record<string, string>, consumers?: boolean }} options
  */
-export async function startCountingServer({ port, vars = {} }) {
+export async function startCountingServer({ port, vars = {}, consumers = true }) {
   if (!existsSync(join(ROOT, 'dist/webinar_landing/wrangler.json')))
     throw new Error('dist/ is missing: run `npm run build` first');
   const persistDir = mkdtempSync(join(tmpdir(), 'bench-state-'));
-  const appDir = countingSnapshot(vars);
+  const appDir = countingSnapshot(vars, consumers);
   const removeDirs = () => {
     rmSync(appDir, { recursive: true, force: true });
     rmSync(persistDir, { recursive: true, force: true });

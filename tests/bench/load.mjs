@@ -14,7 +14,9 @@
  *    (limiter, one D1 batch of registerLead's statements, one queue send, one log line)
  *    without any of our code, and the D1 batch alone. Afterwards the leads in the app's D1
  *    must be exactly the distinct addresses answered 200.
- * 2. `GET /` (the cached render) against the baseline's constant page.
+ * 2. `GET /` (the cached render) against the baseline's constant page; the floors' binding
+ *    calls one at a time; and one c=50 run of the app without its queue consumers (the
+ *    mail consumer otherwise composes and sends every confirmation on the same thread).
  * 3. Subrequests per registration, counted at the app's bindings in workerd over every
  *    registration of step 1 and over repeats and double submits: D1 round trips and queue
  *    sends (target ≤ 2), with the limiter call and the cached config reads apart.
@@ -67,6 +69,7 @@ export async function run({ log = console.log } = {}) {
   let calls;
   let floorSql = [];
   let extraStatuses = [];
+  let noConsumer;
   const io = [];
   try {
     baseline = await startBaseline(PORT_BASE + 1);
@@ -156,6 +159,30 @@ export async function run({ log = console.log } = {}) {
       log(
         `    + ${steps.padEnd(24)} ${fmt(r.rps)} req/s (p50 ${r.p50} ms) = ${fmt(r.rps / bare.rps, 2)} of the bare baseline`,
       );
+    }
+    // The same app without its queue consumers: locally the mail consumer sends each
+    // confirmation on the same workerd thread; on Cloudflare it runs in other invocations.
+    const quiet = await startCountingServer({ port: PORT_BASE + 2, consumers: false });
+    try {
+      await registerRun(quiet.url, 10, 'nqw', null, '/api/register', 200, await solved(quiet.url, 200, 10));
+      const bare = await registerRun(baseline.url, 50, 'nqb', null);
+      const floor = await registerRun(baseline.url, 50, 'nqf', null, `/api/register-io?steps=${FLOOR_STEPS}`);
+      const r = await registerRun(
+        quiet.url,
+        50,
+        'nq',
+        null,
+        '/api/register',
+        amount,
+        await solved(quiet.url, amount, 50),
+      );
+      noConsumer = { ...r, ratio: r.rps / bare.rps, ofFloor: r.rps / floor.rps };
+      log(
+        `  the app without its queue consumers, c=50: ${fmt(r.rps)} req/s (p50 ${r.p50} ms) = ` +
+          `${fmt(noConsumer.ratio, 2)} of the bare baseline, ${fmt(noConsumer.ofFloor, 2)} of the floor`,
+      );
+    } finally {
+      await quiet.stop();
     }
     extraStatuses = await repeatsAndDoubles(app.url, track.ok, REPEATS, DOUBLES, track);
     calls = await app.calls();
@@ -260,6 +287,11 @@ export async function run({ log = console.log } = {}) {
       pass: ours.errors === 0 && ours.non2xx === 0,
     });
   }
+  rows.push({
+    metric: 'register c=50 without queue consumers: req/s; vs baseline; vs floor',
+    value: `${fmt(noConsumer.rps)}; ${fmt(noConsumer.ratio, 2)}; ${fmt(noConsumer.ofFloor, 2)}`,
+    target: localRatio,
+  });
   rows.push({
     metric: 'GET / c=50: req/s vs baseline',
     value: `${fmt(page.ours.rps)} vs ${fmt(page.base.rps)} = ${fmt(page.ratio, 2)}`,

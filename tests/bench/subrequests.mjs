@@ -52,7 +52,7 @@ export function subrequestRows(calls, tags, log, figureTags = []) {
       ...(judged ? { target: `max ≤ ${TARGET_SUBREQUESTS}`, pass: worst <= TARGET_SUBREQUESTS } : {}),
     });
     rows.push({
-      metric: `apart (${tag}): limiter calls / config reads per registration`,
+      metric: `apart (${tag}): limiter calls / config reads per ${judged ? 'registration' : 'request'}`,
       value: `${fmt(per('limiter'), 2)} / ${fmt(per('configRead'), 4)}`,
     });
   }
