@@ -67,6 +67,18 @@ const STATEMENTS = new Map(
       },
     ],
     [
+      `UPDATE consents SET status = 'withdrawn', withdrawn_at = ?2, note = 'expired_unconfirmed'
+       WHERE lead_id = ?1 AND status = 'pending' AND given_at < ?2 - ?3`,
+      (db, p) => {
+        // Closed consents leave the partial unique index, so a new one of the kind may follow.
+        for (const kind of ['privacy', 'giveaway', 'newsletter']) {
+          const c = db.consents.get(`${p[0]}:${kind}`);
+          if (c?.status === 'pending' && c.given_at < p[1] - p[2]) db.consents.delete(`${p[0]}:${kind}`);
+        }
+        return [];
+      },
+    ],
+    [
       `INSERT OR IGNORE INTO consents (lead_id, kind, status, text_version, text, config_version, note,
          given_at, given_ip, given_ua)
        SELECT ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9

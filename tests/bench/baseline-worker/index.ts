@@ -38,6 +38,8 @@ const INSERT_LEAD = `INSERT INTO leads (id, mailbox, email, first_name, status, 
 const INSERT_EVENT = `INSERT INTO lead_events (lead_id, type, at)
   SELECT ?1, 'registered', ?2 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)
   AND NOT EXISTS (SELECT 1 FROM lead_events WHERE lead_id = ?1 AND type = 'registered')`;
+const EXPIRE_PENDING = `UPDATE consents SET status = 'withdrawn', withdrawn_at = ?2, note = 'expired_unconfirmed'
+  WHERE lead_id = ?1 AND status = 'pending' AND given_at < ?2 - ?3`;
 const INSERT_CONSENT = `INSERT OR IGNORE INTO consents (lead_id, kind, status, text_version, text, config_version, note,
   given_at, given_ip, given_ua)
   SELECT ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9
@@ -68,6 +70,7 @@ function registrationBatch(db: D1Database, email: string, newsletter: boolean, i
       .prepare(INSERT_LEAD)
       .bind(id, id, email, 'Last', 'before', now, null, null, null, null, null, null, null, '/', `l:${id}`),
     db.prepare(INSERT_EVENT).bind(id, now),
+    db.prepare(EXPIRE_PENDING).bind(id, now, 7 * 86_400_000),
     ...kinds.map((kind) =>
       db.prepare(INSERT_CONSENT).bind(id, kind, 'v1', TEXT, null, null, now, ip, 'autocannon', id, `l:${id}`),
     ),
