@@ -29,6 +29,7 @@ const BENCHES = [
   './lighthouse.mjs',
   './export.mjs',
   './load.mjs',
+  './launch.mjs',
   './render.mjs',
   './reminders.mjs',
   './challenge.mjs',
