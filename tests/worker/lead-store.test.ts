@@ -242,3 +242,14 @@ describe('erasure', () => {
     });
   });
 });
+
+describe('double submits', () => {
+  it('ask for one confirmation mail, even before any consumer has claimed it', async () => {
+    const email = uniqueEmail('doubletap');
+    const [a, b] = await Promise.all([register(email, T0), register(email, T0 + 5)]);
+    const mails = [a.mail, b.mail].filter(Boolean);
+    expect(mails).toEqual([{ kind: 'confirm', ref: 'new' }]);
+    // A quick repeat a minute later, the first mail still in the queue: nothing new either.
+    expect((await register(email, T0 + 60_000)).mail).toBeNull();
+  });
+});

@@ -217,6 +217,7 @@ export async function registerLead(
       .prepare(
         `SELECT l.status AS status,
            (SELECT COUNT(*) FROM consents WHERE lead_id = l.id AND status = 'pending') AS pending,
+           (SELECT MAX(given_at) FROM consents WHERE lead_id = l.id AND status = 'pending') AS last_asked,
            (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'confirm') AS last_confirm,
            (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'welcome') AS last_welcome
          FROM leads l WHERE l.id = ?1`,
@@ -229,14 +230,23 @@ export async function registerLead(
     .slice(3, 3 + wanted.length) // after the lead, its event and the expiry of stale pending consents
     .flatMap((r) => r.results.map((row) => row.kind as ConsentKind));
   const state = results[results.length - 1].results[0] as
-    | { status: LeadStatus; pending: number; last_confirm: number | null; last_welcome: number | null }
+    | {
+        status: LeadStatus;
+        pending: number;
+        last_asked: number | null;
+        last_confirm: number | null;
+        last_welcome: number | null;
+      }
     | undefined;
 
   if (!state) return { id, outcome: 'suppressed', mail: null };
   if (created) return { id, outcome: 'created', mail: { kind: 'confirm', ref: 'new' } };
   if (added.length) return { id, outcome: 'consents_added', mail: { kind: 'confirm', ref: `c${now}` } };
   if (state.pending > 0) {
-    const due = state.last_confirm === null || now - state.last_confirm >= CONFIRM_RESEND_INTERVAL_MS;
+    // A confirmation was asked for when its pending consent was given, even if no consumer
+    // has claimed it yet: a double submit or a quick repeat must not ask again.
+    const last = Math.max(state.last_confirm ?? 0, state.last_asked ?? 0);
+    const due = now - last >= CONFIRM_RESEND_INTERVAL_MS;
     return {
       id,
       outcome: 'repeat',
