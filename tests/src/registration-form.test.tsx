@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@solidjs/testing-library';
 import userEvent from '@testing-library/user-event';
 import { createChallenge, verifySolution } from 'altcha-lib/v1';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   FORM_MESSAGES,
   RegistrationForm,
@@ -46,6 +46,12 @@ function spyFetch(register: (init?: RequestInit) => Promise<Response>) {
 /** The registrations among the calls (the challenge request left out). */
 const registerCalls = (spy: ReturnType<typeof spyFetch>) =>
   spy.mock.calls.filter(([url]) => String(url) === '/api/register');
+
+// No test reaches a real server: the challenge request the form makes when it gets focus
+// is answered here unless a test answers it itself.
+beforeEach(() => {
+  spyFetch(async () => json(500, { ok: false, errors: { form: 'not expected in this test' } }));
+});
 
 afterEach(() => {
   cleanup();
