@@ -49,9 +49,22 @@ const checkbox = v.optional(v.pipe(v.union(CHECKED, MSG.checkbox), v.transform(i
 
 // Letters, marks, spaces, apostrophes, hyphens and dots: a first name, nothing else.
 const NAME_CHARS = /^[\p{L}\p{M}' .\-’]*$/u;
-const LOOKS_LIKE_URL = /(https?:|www\.|\.[a-z]{2,}\/|[a-z0-9-]+\.(?:com|de|net|org|ru|io|info|xyz|top)\b)/iu;
+// Linear: no nested or adjacent unbounded repetitions, so a long input cannot make it slow.
+const LOOKS_LIKE_URL = /(https?:|www\.|\.[a-z]{2,}\/|\.(?:com|de|net|org|ru|io|info|xyz|top)\b)/iu;
 
-const tracking = v.optional(v.pipe(v.string(MSG.tracking), v.trim(), v.maxLength(200, MSG.tracking)));
+/** What a campaign value may hold: it comes from a link, not from the person. */
+const NOT_TOKEN = /[^A-Za-z0-9._~-]/g;
+/**
+ * UTM values are reduced to a plain token set (letters, digits, `. _ ~ -`) and cut at 200
+ * characters, never refused: a broken campaign link must not cost a registration, and
+ * nothing a spreadsheet could run (`=`, `+`, `@`, separators) reaches an export.
+ */
+const tracking = v.optional(
+  v.pipe(
+    v.string(MSG.tracking),
+    v.transform((s) => s.replace(NOT_TOKEN, '').slice(0, 200)),
+  ),
+);
 
 const MISSING: Record<string, string> = { email: MSG.emailMissing, privacy: MSG.privacy };
 
@@ -127,7 +140,9 @@ export function validateRegistration(
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, errors: { form: 'Die Anfrage enthält kein gültiges Formular.' } };
   }
-  const result = v.safeParse(Registration, input);
+  // Stop each field at its first failure: an 8 KB first name is refused by its length,
+  // and no pattern runs over it.
+  const result = v.safeParse(Registration, input, { abortPipeEarly: true });
   if (result.success) return { ok: true, value: result.output };
   const errors: FieldErrors = {};
   for (const issue of result.issues) {
@@ -146,6 +161,6 @@ export function validateRegistrationField(
   field: Exclude<RegistrationField, 'form'>,
   value: unknown,
 ): string | undefined {
-  const result = v.safeParse(REGISTRATION_FIELD_SCHEMAS[field], value);
+  const result = v.safeParse(REGISTRATION_FIELD_SCHEMAS[field], value, { abortPipeEarly: true });
   return result.success ? undefined : result.issues[0].message;
 }

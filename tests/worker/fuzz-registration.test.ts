@@ -437,7 +437,7 @@ describe('regressions found by fuzzing', () => {
       -254,
     );
 
-  it('stores a long address with UTM values full of control characters, every value kept in full', async () => {
+  it('stores a long address with UTM values full of control characters, the values reduced to tokens', async () => {
     const email = longEmail('utm');
     const res = await post(
       JSON.stringify({
@@ -454,6 +454,7 @@ describe('regressions found by fuzzing', () => {
     const lead = await getLead(env.DB, await leadId(email, env.LEAD_KEY_SECRET));
     expect(lead!.email).toBe(email);
     expect(lead!.firstName).toBe('𝔸'.repeat(25));
-    expect(lead!.source.utm_source).toBe('\u0001'.repeat(200));
+    // Nothing of them is a token character: dropped, and the registration still stored.
+    expect(lead!.source.utm_source).toBeUndefined();
   });
 });
