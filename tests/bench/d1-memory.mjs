@@ -101,6 +101,7 @@ const STATEMENTS = new Map(
     [
       `SELECT l.status AS status,
          (SELECT COUNT(*) FROM consents WHERE lead_id = l.id AND status = 'pending') AS pending,
+         (SELECT MAX(given_at) FROM consents WHERE lead_id = l.id AND status = 'pending') AS last_asked,
          (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'confirm') AS last_confirm,
          (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'welcome') AS last_welcome
        FROM leads l WHERE l.id = ?1`,
@@ -108,11 +109,22 @@ const STATEMENTS = new Map(
         const lead = db.leads.get(p[0]);
         if (!lead) return [];
         let pending = 0;
-        for (const kind of ['privacy', 'giveaway', 'newsletter'])
-          if (db.consents.get(`${p[0]}:${kind}`)?.status === 'pending') pending += 1;
+        let lastAsked = null;
+        for (const kind of ['privacy', 'giveaway', 'newsletter']) {
+          const c = db.consents.get(`${p[0]}:${kind}`);
+          if (c?.status !== 'pending') continue;
+          pending += 1;
+          lastAsked = Math.max(lastAsked ?? 0, c.given_at);
+        }
         const last = (kind) => db.sends.get(`${p[0]}:${kind}`) ?? null;
         return [
-          { status: lead.status, pending, last_confirm: last('confirm'), last_welcome: last('welcome') },
+          {
+            status: lead.status,
+            pending,
+            last_asked: lastAsked,
+            last_confirm: last('confirm'),
+            last_welcome: last('welcome'),
+          },
         ];
       },
     ],

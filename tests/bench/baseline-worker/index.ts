@@ -51,6 +51,7 @@ const COUNT_ACCEPTED = `INSERT INTO abuse_counts (minute, reason, n) VALUES (?1,
   ON CONFLICT (minute, reason) DO UPDATE SET n = n + 1`;
 const SELECT_STATE = `SELECT l.status AS status,
   (SELECT COUNT(*) FROM consents WHERE lead_id = l.id AND status = 'pending') AS pending,
+         (SELECT MAX(given_at) FROM consents WHERE lead_id = l.id AND status = 'pending') AS last_asked,
   (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'confirm') AS last_confirm,
   (SELECT MAX(claimed_at) FROM mail_sends WHERE lead_id = l.id AND kind = 'welcome') AS last_welcome
   FROM leads l WHERE l.id = ?1`;
