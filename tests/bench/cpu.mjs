@@ -178,8 +178,8 @@ async function pass(instance, { runs, repeats: withRepeats, counted: nCounted })
   for (const i of range(1_000_000, WARM_UP)) await register(requestFor(i, await challenge(i)));
   challengeCpu.length = 0;
   const fresh = await timed(range(0, runs));
-  // Repeats of addresses registered above, spread over them (minutes later: no new
-  // confirmation is due, so a repeat is the batch and the answer).
+  // Repeats of addresses registered above, spread over them: within ten minutes of the
+  // first, so no new confirmation is due and a repeat is the batch and the answer.
   const repeats = withRepeats ? await timed(range(0, Math.ceil(runs / 3)).map((k) => (k * 3) % runs)) : null;
   const counts = newCounts();
   const countingAt = countingEnv(env, kinds, counts);
