@@ -2,7 +2,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { validateRegistration, type Registration } from '../../src/lib/registration';
-import { canonicalMailbox, leadId, mailboxKey, normaliseAddress } from '../../worker/store/lead-keys';
+import { normaliseEmail } from '../../src/lib/email';
+import { canonicalMailbox, leadId, mailboxKey } from '../../worker/store/lead-keys';
 import {
   activeConsent,
   CONFIRM_RESEND_INTERVAL_MS,
@@ -58,8 +59,8 @@ describe('lead keys', () => {
   });
 
   it('write the domain in punycode and the local part in NFC', () => {
-    expect(normaliseAddress('Info@Müller-Bau.de')).toBe('info@xn--mller-bau-q9a.de');
-    expect(normaliseAddress('jo\u0308rg@beispiel.de')).toBe('jörg@beispiel.de');
+    expect(normaliseEmail('Info@Müller-Bau.de')).toBe('info@xn--mller-bau-q9a.de');
+    expect(normaliseEmail('jo\u0308rg@beispiel.de')).toBe('jörg@beispiel.de');
   });
 
   it('fold +tags everywhere and dots for Gmail into one mailbox, but keep dots elsewhere', async () => {

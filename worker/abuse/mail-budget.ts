@@ -9,7 +9,7 @@
  */
 import type { Lead } from '../store/lead-store';
 import type { SendBudget } from '../store/mail-sends';
-import { normaliseAddress } from '../store/lead-keys';
+import { normaliseEmail } from '../../src/lib/email';
 
 /** Shared by millions of people: a per-domain cap would only hurt real visitors. */
 export const BIG_PROVIDERS = new Set([
@@ -40,7 +40,7 @@ export interface BudgetVars {
 
 /** The budget a confirmation to this lead must fit. */
 export function confirmationBudget(lead: Lead, env: BudgetVars): SendBudget {
-  const normal = normaliseAddress(lead.email);
+  const normal = normaliseEmail(lead.email);
   const domain = normal.slice(normal.lastIndexOf('@') + 1);
   return {
     mailbox: lead.mailbox,

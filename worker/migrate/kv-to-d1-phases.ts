@@ -6,7 +6,8 @@
  */
 import * as v from 'valibot';
 import { readPointer } from '../config-store';
-import { leadKeys, normaliseAddress } from '../store/lead-keys';
+import { normaliseEmail } from '../../src/lib/email';
+import { leadKeys } from '../store/lead-keys';
 import * as L from './legacy-kv';
 import { sendRef as claimRef } from './legacy-kv';
 import { bulk, copyDraws, insertRows, json, list, type Ctx } from './kv-to-d1-sql';
@@ -73,7 +74,7 @@ async function copyLeads(ctx: Ctx, cursor?: string): Promise<string | undefined>
     const r = await L.leadRows(legacyId, record.output, ctx.secret, ctx.now);
     const id = r.lead.id as string;
     const mailbox = r.lead.mailbox as string;
-    const normal = normaliseAddress(record.output.email);
+    const normal = normaliseEmail(record.output.email);
     const domain = normal.slice(normal.lastIndexOf('@') + 1);
     if (!mapped.includes(id)) rows.push(r);
     mapped.push(id);

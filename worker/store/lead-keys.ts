@@ -10,35 +10,16 @@
  *
  * Neither key can be turned back into an address without the secret.
  */
+import { normaliseEmail } from '../../src/lib/email';
 import { hmacHex } from '../crypto';
 
 const MIN_SECRET_LENGTH = 16;
-
-function domainToAscii(domain: string): string {
-  const lower = domain.trim().toLowerCase();
-  if (/^[\x21-\x7e]*$/.test(lower)) return lower;
-  try {
-    // The WHATWG URL parser applies UTS #46 (IDNA) to the host: müller.de → xn--mller-kva.de.
-    return new URL(`http://${lower}`).hostname;
-  } catch {
-    return lower;
-  }
-}
-
-/** The address as one form for the lead id (see the module header). */
-export function normaliseAddress(email: string): string {
-  const trimmed = email.trim();
-  const at = trimmed.lastIndexOf('@');
-  if (at < 0) return trimmed.normalize('NFC').toLowerCase();
-  const local = trimmed.slice(0, at).normalize('NFC').toLowerCase();
-  return `${local}@${domainToAscii(trimmed.slice(at + 1))}`;
-}
 
 const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
 /** The mailbox behind an address: `+tag` removed; Gmail dots and googlemail.com folded. */
 export function canonicalMailbox(email: string): string {
-  const normal = normaliseAddress(email);
+  const normal = normaliseEmail(email);
   const at = normal.lastIndexOf('@');
   if (at < 0) return normal;
   let local = normal.slice(0, at);
@@ -60,7 +41,7 @@ function checkSecret(secret: string) {
 /** The lead id of an address (64 hex characters). */
 export async function leadId(email: string, secret: string): Promise<string> {
   checkSecret(secret);
-  return hmacHex(secret, normaliseAddress(email));
+  return hmacHex(secret, normaliseEmail(email));
 }
 
 /** The mailbox key of an address (64 hex characters), prefixed so it never equals a lead id. */
