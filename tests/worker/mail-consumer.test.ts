@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../worker/config-store';
-import { getLead } from '../../worker/store/lead-store';
+import { getLead, registerLead } from '../../worker/store/lead-store';
 import { getDeadLetter } from '../../worker/mail/dead-letters';
 import { MAIL_MAX_RETRIES, type DeadLetter } from '../../worker/mail/jobs';
-import { fakeEmail, fakeQueue, makeLead, runQueue, sentCount } from './mail-helpers';
+import { fakeEmail, fakeQueue, makeLead, runQueue, sentCount, TEST_TEXTS } from './mail-helpers';
 
 const START_MS = Date.parse(DEFAULT_CONFIG.webinar.start);
 const job = (kind: string, leadId: string, extra: Record<string, unknown> = {}) => ({
@@ -257,5 +257,28 @@ describe('mail queue consumer', () => {
     const before = await getLead(env.DB, id);
     await runQueue('webinar-mail', [{ body: job('welcome', id) }], { EMAIL: fakeEmail().binding });
     expect(await getLead(env.DB, id)).toEqual(before);
+  });
+});
+
+describe('internationalised addresses', () => {
+  it('sends to the punycode domain while the lead keeps the address as typed', async () => {
+    const email = `jörg.${Date.now().toString(36)}@müller-bau.de`;
+    const { id } = await registerLead(
+      env.DB,
+      env.LEAD_KEY_SECRET,
+      { email, firstName: '', privacy: true, giveaway: false, newsletter: false, website: '', referrer: '' },
+      {
+        now: new Date(),
+        phase: 'before',
+        texts: TEST_TEXTS,
+        ip: '192.0.2.1',
+        userAgent: 'ua',
+        giveawayOpen: true,
+      },
+    );
+    const mail = fakeEmail();
+    await runQueue('webinar-mail', [{ body: job('confirm', id) }], { EMAIL: mail.binding });
+    expect(mail.sent.map((m) => m.to)).toEqual([email.replace('müller-bau.de', 'xn--mller-bau-q9a.de')]);
+    expect((await getLead(env.DB, id))!.email).toBe(email);
   });
 });

@@ -3,6 +3,7 @@
  * workerd writes it to a temp file instead; with DEV_OUTBOX on it is also kept for the dev
  * outbox (D1, worker/mail/outbox.ts). A failing send throws, and the queue consumer retries it.
  */
+import { mailAddress } from '../../src/lib/email';
 import { errorMessage, log } from '../log';
 import { outboxEnabled, recordOutbox } from './outbox';
 import type { MailContent } from './templates';
@@ -27,7 +28,8 @@ export interface SenderEnv {
 export async function sendMail(env: SenderEnv, mail: OutgoingMail, now = new Date()): Promise<void> {
   await env.EMAIL.send({
     from: { email: env.MAIL_FROM, name: mail.fromName.replace(/[\r\n"<>]/g, ' ').trim() },
-    to: mail.to,
+    // The domain in punycode for the transport; the outbox and mail texts keep it as typed.
+    to: mailAddress(mail.to),
     subject: mail.subject,
     text: mail.text,
     html: mail.html,
